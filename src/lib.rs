@@ -1,0 +1,20 @@
+//! streetwatch: edge video analytics for street-order violations.
+//!
+//! The pipeline, one module per stage:
+//! `source` → `detect` (with `model`) → `track` → `rules` (with `calibration`, `geometry`) →
+//! `alert` → `sink`; `pipeline` wires them for `replay`, `annotate` draws for people.
+
+pub mod alert;
+pub mod annotate;
+pub mod calibration;
+pub mod detect;
+pub mod error;
+pub mod geometry;
+pub mod model;
+pub mod pipeline;
+pub mod rules;
+pub mod sink;
+pub mod source;
+pub mod track;
+
+pub use error::{Error, Result};
