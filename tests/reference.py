@@ -145,6 +145,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--manifest", required=True)
     ap.add_argument("--model", required=True)
+    ap.add_argument("--threshold", type=float, default=None, help="score threshold (default: manifest's)")
     ap.add_argument("images", nargs="+")
     args = ap.parse_args()
     ref = Reference(args.manifest, args.model)
@@ -152,7 +153,7 @@ def main():
         frame = cv2.imread(path, cv2.IMREAD_COLOR)
         if frame is None:
             sys.exit(f"cannot read image {path}")
-        print(json.dumps({"image": path, "detections": ref.detect(frame)}))
+        print(json.dumps({"image": path, "detections": ref.detect(frame, args.threshold)}))
 
 
 if __name__ == "__main__":

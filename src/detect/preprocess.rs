@@ -112,7 +112,7 @@ impl Preprocessor {
             ColorOrder::Bgr => [0usize, 1, 2],
             ColorOrder::Rgb => [2usize, 1, 0],
         };
-        let step = src.mat_step().get(0).copied().unwrap_or(nw * 3);
+        let step = src.mat_step().first().copied().unwrap_or(nw * 3);
         let bytes = src.data_bytes()?;
         let (p0, rest) = self.tensor.split_at_mut(plane);
         let (p1, p2) = rest.split_at_mut(plane);

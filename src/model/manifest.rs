@@ -131,7 +131,7 @@ impl Manifest {
         if self.input.width == 0 || self.input.height == 0 {
             return bad("input.width/height", "must be positive".into());
         }
-        if self.input.std.iter().any(|s| *s == 0.0) {
+        if self.input.std.contains(&0.0) {
             return bad("input.std", "must not contain 0".into());
         }
         if !(0.0..=1.0).contains(&self.decode.score_threshold) {
@@ -155,7 +155,10 @@ impl Manifest {
                     );
                 }
                 for &s in &self.decode.strides {
-                    if s == 0 || self.input.width % s != 0 || self.input.height % s != 0 {
+                    if s == 0
+                        || !self.input.width.is_multiple_of(s)
+                        || !self.input.height.is_multiple_of(s)
+                    {
                         return bad(
                             "decode.strides",
                             format!("stride {s} does not divide the input size"),

@@ -77,9 +77,7 @@ pub fn find_manifest(arg: &str) -> Result<PathBuf> {
     Err(Error::config(
         direct,
         None,
-        format!(
-            "no such model manifest (a path, or a name of a file in models/ such as 'nanodet')"
-        ),
+        "no such model manifest (a path, or a name of a file in models/ such as 'nanodet')",
     ))
 }
 

@@ -59,9 +59,7 @@ impl DwellRule {
         let mut events = Vec::new();
         for (zi, zone) in zones.iter().enumerate() {
             for tr in tracks.iter().filter(|tr| seen.contains(&tr.id)) {
-                if !zone.classes.iter().any(|c| *c == tr.class)
-                    || !zone.polygon.contains(tr.bbox.foot())
-                {
+                if !zone.classes.contains(&tr.class) || !zone.polygon.contains(tr.bbox.foot()) {
                     continue;
                 }
                 let p = self.presence.entry((zi, tr.id)).or_insert(Presence {

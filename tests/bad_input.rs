@@ -1,0 +1,229 @@
+//! Bad input ends with one clear error naming the file (and field or line) and a non-zero exit,
+//! never a panic.
+
+mod common;
+
+use std::path::Path;
+
+use common::{bin, run};
+
+/// A manifest copy in `dir` with text replacements, and a model folder holding `model_bytes`.
+fn custom_model(
+    dir: &Path,
+    edits: &[(&str, &str)],
+    model_bytes: Option<&[u8]>,
+) -> std::path::PathBuf {
+    let mut text = std::fs::read_to_string(common::manifest("nanodet")).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "manifest has no '{from}'");
+        text = text.replace(from, to);
+    }
+    let manifest = dir.join("custom.toml");
+    std::fs::write(&manifest, text).unwrap();
+    if let Some(bytes) = model_bytes {
+        std::fs::write(dir.join("nanodet_human_416.onnx"), bytes).unwrap();
+    }
+    manifest
+}
+
+fn real_model() -> Vec<u8> {
+    let m = streetwatch::model::Manifest::load(&common::manifest("nanodet")).unwrap();
+    let (p, _) =
+        streetwatch::model::locate_model(&m).expect("the default model (run scripts/setup.sh)");
+    std::fs::read(p).unwrap()
+}
+
+fn detect_with(manifest: &Path, models: &Path, cache: &Path) -> (bool, String) {
+    let img = common::root().join("tests/data/none.png");
+    let (ok, _, err) = run(bin()
+        .args([
+            "detect",
+            &img.to_string_lossy(),
+            "--model",
+            &manifest.to_string_lossy(),
+        ])
+        .arg("--ort-lib")
+        .arg(streetwatch::model::default_ort_lib())
+        .env("STREETWATCH_MODELS", models)
+        .env("STREETWATCH_CACHE", cache));
+    (ok, err)
+}
+
+#[test]
+fn missing_ort_library() {
+    let (ok, _, err) = run(bin().args([
+        "detect",
+        "x.png",
+        "--ort-lib",
+        "/nonexistent/libonnxruntime.so.1.31.1",
+    ]));
+    assert!(!ok);
+    assert!(
+        err.contains("ONNX Runtime library not found at /nonexistent/libonnxruntime.so.1.31.1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn ort_library_that_is_not_a_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("libonnxruntime.so");
+    std::fs::write(&fake, "not a shared object").unwrap();
+    let (ok, _, err) = run(bin().args(["detect", "x.png", "--ort-lib", &fake.to_string_lossy()]));
+    assert!(!ok);
+    assert!(
+        err.contains("cannot load the ONNX Runtime library") && err.contains("libonnxruntime.so"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_model_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = custom_model(dir.path(), &[], None);
+    let empty = tempfile::tempdir().unwrap();
+    let (ok, err) = detect_with(&manifest, empty.path(), empty.path());
+    assert!(!ok);
+    assert!(
+        err.contains("model file") && err.contains("nanodet_human_416.onnx not found"),
+        "{err}"
+    );
+    assert!(err.contains("custom.toml"), "{err}");
+}
+
+#[test]
+fn corrupt_model_file_fails_its_checksum() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = real_model();
+    bytes.truncate(bytes.len() / 2);
+    let manifest = custom_model(dir.path(), &[], Some(&bytes));
+    let (ok, err) = detect_with(&manifest, dir.path(), dir.path());
+    assert!(!ok);
+    assert!(
+        err.contains("is corrupt or not the one") && err.contains("field sha256"),
+        "{err}"
+    );
+}
+
+#[test]
+fn corrupt_model_with_matching_checksum_fails_in_onnx_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = real_model();
+    bytes.truncate(bytes.len() / 2);
+    let sha = streetwatch::model::sha256_bytes(&bytes);
+    let m = streetwatch::model::Manifest::load(&common::manifest("nanodet")).unwrap();
+    let manifest = custom_model(dir.path(), &[(&m.sha256, &sha)], Some(&bytes));
+    let (ok, err) = detect_with(&manifest, dir.path(), dir.path());
+    assert!(!ok);
+    assert!(
+        err.contains("ONNX Runtime cannot load model") && err.contains("nanodet_human_416.onnx"),
+        "{err}"
+    );
+}
+
+#[test]
+fn model_inputs_that_do_not_match_the_manifest() {
+    let bytes = real_model();
+    let sha = streetwatch::model::sha256_bytes(&bytes);
+    let m = streetwatch::model::Manifest::load(&common::manifest("nanodet")).unwrap();
+    for (edit, expect) in [
+        (
+            ("name = \"input_1:0\"", "name = \"images\""),
+            "field input.name is 'images'",
+        ),
+        (("width = 416", "width = 320"), "input.height/width"),
+        (("reg_max = 10", "reg_max = 7"), "no box map"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = custom_model(dir.path(), &[(&m.sha256, &sha), edit], Some(&bytes));
+        let (ok, err) = detect_with(&manifest, dir.path(), dir.path());
+        assert!(!ok);
+        assert!(
+            err.contains("does not match its manifest") && err.contains(expect),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn file_that_is_not_a_video() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("clip.mp4");
+    std::fs::write(&fake, "this is not a video\n".repeat(100)).unwrap();
+    let (ok, _, err) = run(bin().args(["detect", &fake.to_string_lossy()]));
+    assert!(!ok);
+    assert!(err.contains("clip.mp4: not a video"), "{err}");
+    let (ok, _, err) = run(bin().args(["detect", "/nonexistent/clip.avi"]));
+    assert!(
+        !ok && err.contains("/nonexistent/clip.avi: no such file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn truncated_video_keeps_what_was_read_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("vtest-cut.avi");
+    common::copy_truncated(&common::sample("vtest.avi"), &clip, 0.4);
+    let out = dir.path().join("out");
+    let (ok, _, err) = run(bin().args([
+        "replay",
+        &clip.to_string_lossy(),
+        "--calibration",
+        &common::root()
+            .join("calibration/vtest.toml")
+            .to_string_lossy(),
+        "--out",
+        &out.to_string_lossy(),
+        "--quiet",
+    ]));
+    assert!(!ok, "a truncated video must not pass as complete");
+    assert!(err.contains("vtest-cut.avi: truncated: decoded"), "{err}");
+    assert!(err.contains("of the 795 frames"), "{err}");
+    // What was read before the cut was processed and its alerts kept (the first one is at 6 s).
+    let alerts = std::fs::read_to_string(out.join("alerts.jsonl")).unwrap();
+    assert!(
+        alerts.lines().count() >= 1,
+        "alerts before the cut are lost: {err}"
+    );
+}
+
+#[test]
+fn malformed_calibration_names_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cal = dir.path().join("cam.toml");
+    let good = std::fs::read_to_string(common::root().join("calibration/vtest.toml")).unwrap();
+    let line = good
+        .lines()
+        .position(|l| l.starts_with("dwell_seconds"))
+        .unwrap()
+        + 1;
+    std::fs::write(
+        &cal,
+        good.replacen("dwell_seconds = 5.0", "dwell_seconds = five", 1),
+    )
+    .unwrap();
+    let (ok, _, err) = run(bin().args(["check", &cal.to_string_lossy()]));
+    assert!(!ok);
+    assert!(
+        err.contains(&format!("cam.toml:{line}:")),
+        "{err} (expected line {line})"
+    );
+    // The same through replay, before any model or video is touched.
+    let (ok, _, err2) = run(bin().args([
+        "replay",
+        "none.avi",
+        "--calibration",
+        &cal.to_string_lossy(),
+        "--out",
+        &dir.path().join("o").to_string_lossy(),
+    ]));
+    assert!(!ok && err2.contains(&format!("cam.toml:{line}:")), "{err2}");
+    // A semantic error: a zone point outside the frame.
+    std::fs::write(&cal, good.replacen("[730, 450]", "[930, 450]", 1)).unwrap();
+    let (ok, _, err) = run(bin().args(["check", &cal.to_string_lossy()]));
+    assert!(
+        !ok && err.contains("field polygon") && err.contains("outside the 768x576 frame"),
+        "{err}"
+    );
+}
