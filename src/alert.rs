@@ -1,44 +1,75 @@
-//! Alert payloads: what a subscriber (terminal, file, later MQTT) receives for an event.
+//! Alert payloads: what a subscriber (terminal, file, MQTT) receives for each lifecycle event of
+//! a violation episode. The JSON Schema of this payload is `schema/alert.schema.json`
+//! (`streetwatch schema` prints it).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::geometry::BBox;
+use crate::rules::dispatch::DispatchCode;
+use crate::rules::{Measures, Phase, TrackRef};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct ModelIdentity {
     pub name: String,
     pub sha256: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct CalibrationIdentity {
     pub path: String,
     pub sha256: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// One lifecycle event (`start`, `update`, `end`) of one violation episode.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Alert {
-    /// Sortable unique id (UUIDv7), created once per alert.
+    /// Unique, sortable id of this message (UUIDv7).
     pub id: String,
-    /// Event type; this slice raises `zone_dwell`.
+    /// Id shared by the start, updates and end of one episode (UUIDv7 of its start).
+    pub episode_id: String,
+    pub phase: Phase,
+    /// `vending`, `parking` or `smoke`.
     #[serde(rename = "type")]
     pub event_type: String,
+    /// e.g. `mobile_vendor`, `out_of_store`, `piled_goods`, `person_occupation`,
+    /// `no_parking_zone`, `over_capacity`, `disorder`, `walkway_blocked`, `barbecue`.
+    pub subtype: String,
+    /// The dispatch center's code for this violation (from the calibration's event-code table).
+    pub dispatch: Option<DispatchCode>,
     pub camera_id: String,
     pub site: String,
+    /// Responsible grid cell (责任网格).
+    pub grid_cell: String,
+    /// [latitude, longitude] of the camera.
+    pub gps: Option<[f64; 2]>,
     pub zone: String,
     pub zone_type: String,
-    pub track_id: u64,
-    pub class: String,
-    pub confidence: f32,
-    pub bbox: BBox,
-    /// Media time (seconds) the object entered the zone.
-    pub start_media_s: f64,
-    /// Media time (seconds) the dwell was confirmed.
+    /// Media time (seconds from the start of the footage) the condition was first seen.
+    pub first_seen_media_s: f64,
+    /// Media time the episode was confirmed (its start).
     pub confirmed_media_s: f64,
-    pub dwell_s: f64,
+    /// Media time the condition was last seen.
+    pub last_seen_media_s: f64,
+    /// Media time of this event.
+    pub event_media_s: f64,
+    /// Wall-clock times (RFC 3339, camera's local offset) when the footage's start time is known.
+    pub first_seen_wall: Option<String>,
+    pub confirmed_wall: Option<String>,
+    pub last_seen_wall: Option<String>,
+    /// Seconds from first seen to confirmation.
+    pub confirmation_s: f64,
+    /// Seconds from first seen to last seen.
+    pub duration_s: f64,
+    /// The tracks involved, with their boxes (frame pixels), dwell and speed.
+    pub tracks: Vec<TrackRef>,
+    /// Regions that are not tracks (static foreground, smoke), frame pixels.
+    pub regions: Vec<BBox>,
+    pub measures: Measures,
+    pub confidence: f32,
     pub source: String,
     pub frame_index: u64,
-    /// Snapshot path relative to the output folder.
+    /// Annotated snapshot, relative to the output folder.
     pub snapshot: Option<String>,
     pub model: ModelIdentity,
     pub calibration: CalibrationIdentity,
@@ -47,17 +78,70 @@ pub struct Alert {
 impl Alert {
     /// One readable line for a terminal.
     pub fn summary(&self) -> String {
+        let phase = match self.phase {
+            Phase::Start => "START ",
+            Phase::Update => "UPDATE",
+            Phase::End => "END   ",
+        };
+        let code = self
+            .dispatch
+            .as_ref()
+            .map(|d| format!("{} {}", d.code, d.name))
+            .unwrap_or_default();
         format!(
-            "[{:>8.2}s] ALERT {} camera={} zone={} ({}) {} #{} dwell={:.1}s conf={:.2}",
-            self.confirmed_media_s,
+            "[{:>8.2}s] {phase} {}/{} camera={} zone={} count={} dur={:.1}s conf={:.2} {code}",
+            self.event_media_s,
             self.event_type,
+            self.subtype,
             self.camera_id,
             self.zone,
-            self.zone_type,
-            self.class,
-            self.track_id,
-            self.dwell_s,
+            self.measures.count,
+            self.duration_s,
             self.confidence
         )
+    }
+}
+
+/// The JSON Schema of [`Alert`], pretty-printed.
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(Alert);
+    serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn committed_schema_is_current() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/alert.schema.json");
+        let committed = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(committed, super::schema_json(), "schema/alert.schema.json is stale: run `streetwatch schema > schema/alert.schema.json`");
+        let v: serde_json::Value = serde_json::from_str(&committed).unwrap();
+        let required: Vec<&str> = v["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap())
+            .collect();
+        for field in [
+            "id",
+            "episode_id",
+            "phase",
+            "type",
+            "subtype",
+            "camera_id",
+            "zone",
+            "grid_cell",
+            "tracks",
+            "measures",
+            "confidence",
+            "model",
+            "calibration",
+        ] {
+            assert!(
+                required.contains(&field),
+                "{field} is not required by the schema"
+            );
+        }
     }
 }

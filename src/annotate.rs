@@ -2,6 +2,7 @@
 
 use opencv::core::{Mat, Point as CvPoint, Rect, Scalar, Vector};
 use opencv::imgproc;
+use opencv::prelude::*;
 
 use crate::calibration::Zone;
 use crate::detect::Detection;
@@ -85,16 +86,20 @@ pub fn draw_detections(img: &mut Mat, dets: &[Detection]) -> Result<()> {
     Ok(())
 }
 
-/// Tracks with id and age; `highlight` ids are drawn in the alert colour.
+/// Current tracks with id, class and how long they have been stationary; `highlight` ids are
+/// drawn in the alert colour.
 pub fn draw_tracks(img: &mut Mat, tracks: &[Track], now: f64, highlight: &[u64]) -> Result<()> {
-    for t in tracks.iter().filter(|t| t.last_seen >= now) {
+    for t in tracks.iter().filter(|t| t.is_current(now)) {
         let c = if highlight.contains(&t.id) {
             ALERT
         } else {
             BOX
         };
         imgproc::rectangle(img, rect(&t.bbox), color(c), 2, imgproc::LINE_8, 0)?;
-        let text = format!("#{} {} {:.1}s", t.id, t.class, now - t.first_seen);
+        let text = match t.stationary_since {
+            Some(_) => format!("#{} {} still {:.0}s", t.id, t.class, t.still_for(now)),
+            None => format!("#{} {}", t.id, t.class),
+        };
         label(img, &text, t.bbox.x1 as i32, t.bbox.y1 as i32, c)?;
     }
     Ok(())
@@ -109,6 +114,144 @@ pub fn write_jpeg(path: &std::path::Path, img: &Mat) -> Result<()> {
             path,
             std::io::Error::other("OpenCV could not write the image"),
         ));
+    }
+    Ok(())
+}
+
+/// A snapshot for an alert: zones, all current tracks (involved ones highlighted, with dwell),
+/// the alert's regions and a header line.
+pub fn draw_alert(
+    img: &mut Mat,
+    cal: &crate::calibration::Calibration,
+    tracks: &[Track],
+    now: f64,
+    alert: &crate::alert::Alert,
+) -> Result<()> {
+    draw_zones(img, &cal.zones)?;
+    let ids: Vec<u64> = alert.tracks.iter().map(|t| t.id).collect();
+    draw_tracks(img, tracks, now, &ids)?;
+    for r in &alert.regions {
+        imgproc::rectangle(img, rect(r), color(ALERT), 1, imgproc::LINE_8, 0)?;
+    }
+    let code = alert
+        .dispatch
+        .as_ref()
+        .map(|d| d.code.as_str())
+        .unwrap_or("");
+    let header = format!(
+        "{:?} {}/{} zone={} t={:.1}s dur={:.1}s code={code}",
+        alert.phase,
+        alert.event_type,
+        alert.subtype,
+        alert.zone,
+        alert.event_media_s,
+        alert.duration_s
+    );
+    let bar = Rect::new(0, 0, img.cols(), 22);
+    imgproc::rectangle(img, bar, Scalar::all(0.0), -1, imgproc::LINE_8, 0)?;
+    imgproc::put_text(
+        img,
+        &header,
+        CvPoint::new(4, 16),
+        imgproc::FONT_HERSHEY_SIMPLEX,
+        0.5,
+        color(ALERT),
+        1,
+        imgproc::LINE_AA,
+        false,
+    )?;
+    Ok(())
+}
+
+/// Draws a metre grid of the ground plane (every `step` metres) through the inverse homography.
+pub fn draw_ground_grid(
+    img: &mut Mat,
+    ground: &crate::calibration::GroundPlane,
+    step: f32,
+) -> Result<()> {
+    let Some(inv) = ground.homography.inverse() else {
+        return Ok(());
+    };
+    let (w, h) = (img.cols() as f32, img.rows() as f32);
+    // Extent: the ground points, widened by a few metres.
+    let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
+    for (_, g) in &ground.pairs {
+        x0 = x0.min(g.x);
+        y0 = y0.min(g.y);
+        x1 = x1.max(g.x);
+        y1 = y1.max(g.y);
+    }
+    let pad = 3.0 * step;
+    let (x0, y0, x1, y1) = (
+        (x0 - pad) / step,
+        (y0 - pad) / step,
+        (x1 + pad) / step,
+        (y1 + pad) / step,
+    );
+    let grid = Scalar::new(255.0, 255.0, 0.0, 0.0);
+    let mut line =
+        |a: crate::geometry::Point, b: crate::geometry::Point, major: bool| -> Result<()> {
+            // Sample the line so points beyond the horizon are left out.
+            let n = 40;
+            let mut prev: Option<CvPoint> = None;
+            for i in 0..=n {
+                let f = i as f32 / n as f32;
+                let g = crate::geometry::Point {
+                    x: a.x + (b.x - a.x) * f,
+                    y: a.y + (b.y - a.y) * f,
+                };
+                let p = inv
+                    .apply(g)
+                    .filter(|p| p.x > -w && p.x < 2.0 * w && p.y > -h && p.y < 2.0 * h);
+                // Keep only points in front of the camera: mapping back must give the ground point.
+                let p = p.filter(|p| {
+                    ground
+                        .homography
+                        .apply(*p)
+                        .is_some_and(|q| (q.x - g.x).abs() < 0.01 * step.max(1.0))
+                });
+                let cur = p.map(|p| CvPoint::new(p.x as i32, p.y as i32));
+                if let (Some(a), Some(b)) = (prev, cur) {
+                    imgproc::line(
+                        img,
+                        a,
+                        b,
+                        grid,
+                        if major { 2 } else { 1 },
+                        imgproc::LINE_AA,
+                        0,
+                    )?;
+                }
+                prev = cur;
+            }
+            Ok(())
+        };
+    for i in x0.floor() as i32..=x1.ceil() as i32 {
+        let x = i as f32 * step;
+        line(
+            crate::geometry::Point { x, y: y0 * step },
+            crate::geometry::Point { x, y: y1 * step },
+            i == 0,
+        )?;
+    }
+    for j in y0.floor() as i32..=y1.ceil() as i32 {
+        let y = j as f32 * step;
+        line(
+            crate::geometry::Point { x: x0 * step, y },
+            crate::geometry::Point { x: x1 * step, y },
+            j == 0,
+        )?;
+    }
+    for (img_p, g) in &ground.pairs {
+        let c = CvPoint::new(img_p.x as i32, img_p.y as i32);
+        imgproc::circle(img, c, 5, color(ALERT), 2, imgproc::LINE_AA, 0)?;
+        label(
+            img,
+            &format!("({:.1},{:.1})m", g.x, g.y),
+            c.x + 6,
+            c.y,
+            ALERT,
+        )?;
     }
     Ok(())
 }

@@ -1,23 +1,66 @@
-//! Per-camera calibration files (`calibration/*.toml`): identity, frame size and zones.
+//! Per-camera calibration files (`calibration/*.toml`): identity and dispatch metadata, frame
+//! size, the ground-plane homography, and zones with their rule parameters and schedules.
 //! Every validation error names the file, the line and the field.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::error::{line_of, toml_error, Error, Result};
-use crate::geometry::{Point, Polygon};
+use crate::geometry::{Homography, Point, Polygon};
+use crate::rules::dispatch::DispatchTable;
+use crate::rules::schedule::{parse_offset, Schedule, Window};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ZoneType {
+    /// Pavement or road where stalls are not allowed.
     NoVending,
+    /// The strip in front of shops (out-of-store business).
     Storefront,
+    /// Two-wheelers not allowed.
     NoParking,
+    /// A marked parking area with a capacity.
     BikeParking,
+    /// A path whose clear width must stay above a minimum.
     Walkway,
+    /// Where outdoor barbecue smoke is watched for.
     SmokeWatch,
+}
+
+impl ZoneType {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ZoneType::NoVending => "no_vending",
+            ZoneType::Storefront => "storefront",
+            ZoneType::NoParking => "no_parking",
+            ZoneType::BikeParking => "bike_parking",
+            ZoneType::Walkway => "walkway",
+            ZoneType::SmokeWatch => "smoke_watch",
+        }
+    }
+
+    pub fn is_vending(&self) -> bool {
+        matches!(self, ZoneType::NoVending | ZoneType::Storefront)
+    }
+
+    pub fn is_parking(&self) -> bool {
+        matches!(
+            self,
+            ZoneType::NoParking | ZoneType::BikeParking | ZoneType::Walkway
+        )
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    #[serde(default)]
+    active: Vec<String>,
+    #[serde(default)]
+    exempt: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -27,10 +70,33 @@ struct RawZone {
     #[serde(rename = "type")]
     zone_type: Spanned<ZoneType>,
     polygon: Spanned<Vec<[f32; 2]>>,
-    #[serde(default)]
     classes: Option<Spanned<Vec<String>>>,
-    #[serde(default)]
+    stall_classes: Option<Spanned<Vec<String>>>,
     dwell_seconds: Option<Spanned<f64>>,
+    confirm_seconds: Option<Spanned<f64>>,
+    clear_seconds: Option<Spanned<f64>>,
+    cooldown_seconds: Option<Spanned<f64>>,
+    parked_seconds: Option<Spanned<f64>>,
+    capacity: Option<Spanned<u32>>,
+    stalls: Option<Spanned<Vec<Vec<[f32; 2]>>>>,
+    max_orientation_spread: Option<Spanned<f64>>,
+    min_clear_width_m: Option<Spanned<f64>>,
+    static_foreground: Option<Spanned<bool>>,
+    schedule: Option<Spanned<RawSchedule>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPair {
+    image: [f32; 2],
+    ground: [f32; 2],
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGround {
+    pairs: Spanned<Vec<RawPair>>,
+    max_reprojection_error_m: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,21 +108,57 @@ struct RawCalibration {
     description: String,
     frame_width: Spanned<u32>,
     frame_height: Spanned<u32>,
+    timezone: Option<Spanned<String>>,
+    grid_cell: Option<String>,
+    gps: Option<Spanned<[f64; 2]>>,
+    ground: Option<Spanned<RawGround>>,
+    #[serde(default)]
+    dispatch: Option<Spanned<toml::Table>>,
     #[serde(default)]
     zones: Vec<RawZone>,
 }
 
-/// A validated zone.
+/// A validated zone with the parameters of its rules.
 #[derive(Debug, Clone)]
 pub struct Zone {
     pub name: String,
     pub zone_type: ZoneType,
     pub polygon: Polygon,
-    /// Object classes the dwell rule watches in this zone.
+    /// The zone on the ground (metres), when the camera has a homography.
+    pub ground: Option<Polygon>,
+    /// Classes whose staying is watched (vending: people).
     pub classes: Vec<String>,
+    /// Objects that indicate a stall or goods (vending zones).
+    pub stall_classes: Vec<String>,
+    /// Seconds an object must stay (stationary) before it counts.
     pub dwell_seconds: f64,
-    /// Line of the zone's `classes` field, for errors found later (unknown class names).
+    /// Seconds the violation must hold before an alert starts.
+    pub confirm_seconds: f64,
+    /// Seconds the violation must be absent before its episode ends.
+    pub clear_seconds: f64,
+    /// Seconds after an episode ends during which the same zone and violation do not start a new one.
+    pub cooldown_seconds: f64,
+    /// Seconds a two-wheeler must be stationary to count as parked.
+    pub parked_seconds: f64,
+    pub capacity: Option<u32>,
+    pub stalls: Vec<Polygon>,
+    /// Maximum spread (standard deviation) of parked bikes' box aspect ratios (w/h) before the
+    /// area counts as disordered.
+    pub max_orientation_spread: Option<f64>,
+    pub min_clear_width_m: Option<f64>,
+    /// Use the static-foreground cue (vending zones).
+    pub static_foreground: bool,
+    pub schedule: Schedule,
+    /// Line of the zone's `classes`/`stall_classes` fields, for errors found later.
     pub classes_line: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct GroundPlane {
+    pub homography: Homography,
+    pub pairs: Vec<(Point, Point)>,
+    /// RMS distance of the mapped image points from their ground points, metres.
+    pub reprojection_rms_m: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -68,10 +170,105 @@ pub struct Calibration {
     pub description: String,
     pub frame_width: u32,
     pub frame_height: u32,
+    /// UTC offset of the camera's local time, minutes.
+    pub utc_offset_min: i32,
+    pub grid_cell: String,
+    /// Latitude, longitude.
+    pub gps: Option<[f64; 2]>,
+    pub ground: Option<GroundPlane>,
+    pub dispatch: DispatchTable,
     pub zones: Vec<Zone>,
 }
 
-const DEFAULT_DWELL_SECONDS: f64 = 10.0;
+/// The COCO classes that stalls and goods show.
+pub const DEFAULT_STALL_CLASSES: &[&str] = &[
+    "umbrella",
+    "dining table",
+    "chair",
+    "bench",
+    "suitcase",
+    "handbag",
+    "backpack",
+    "bottle",
+    "bowl",
+    "cup",
+    "potted plant",
+    "truck",
+    "refrigerator",
+    "oven",
+    "microwave",
+];
+
+/// Builder of errors at a span of the file.
+struct At<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl At<'_> {
+    fn err(&self, span: Range<usize>, msg: impl Into<String>) -> Error {
+        Error::config(self.path, Some(line_of(self.text, span.start)), msg)
+    }
+
+    fn positive(
+        &self,
+        v: &Option<Spanned<f64>>,
+        zone: &str,
+        field: &str,
+        default: f64,
+    ) -> Result<f64> {
+        match v {
+            Some(s) if !(s.get_ref().is_finite() && *s.get_ref() >= 0.0) => Err(self.err(
+                s.span(),
+                format!("zone '{zone}' field {field}: must be a number >= 0"),
+            )),
+            Some(s) => Ok(*s.get_ref()),
+            None => Ok(default),
+        }
+    }
+
+    fn polygon(
+        &self,
+        pts: &[[f32; 2]],
+        span: Range<usize>,
+        zone: &str,
+        field: &str,
+        w: u32,
+        h: u32,
+    ) -> Result<Polygon> {
+        if pts.len() < 3 {
+            return Err(self.err(
+                span,
+                format!(
+                    "zone '{zone}' field {field}: needs at least 3 points, has {}",
+                    pts.len()
+                ),
+            ));
+        }
+        for p in pts {
+            if !(0.0..=w as f32).contains(&p[0]) || !(0.0..=h as f32).contains(&p[1]) {
+                return Err(self.err(
+                    span,
+                    format!(
+                        "zone '{zone}' field {field}: point [{}, {}] is outside the {w}x{h} frame",
+                        p[0], p[1]
+                    ),
+                ));
+            }
+        }
+        let polygon = Polygon::new(pts.iter().map(|p| Point { x: p[0], y: p[1] }).collect());
+        if polygon.self_intersects() {
+            return Err(self.err(
+                span,
+                format!("zone '{zone}' field {field}: edges cross each other"),
+            ));
+        }
+        if polygon.area() < 1.0 {
+            return Err(self.err(span, format!("zone '{zone}' field {field}: has no area")));
+        }
+        Ok(polygon)
+    }
+}
 
 impl Calibration {
     pub fn load(path: &Path) -> Result<Calibration> {
@@ -81,91 +278,292 @@ impl Calibration {
 
     pub fn parse(path: &Path, text: &str) -> Result<Calibration> {
         let raw: RawCalibration = toml::from_str(text).map_err(|e| toml_error(path, text, e))?;
-        let at = |span: std::ops::Range<usize>, msg: String| {
-            Error::config(path, Some(line_of(text, span.start)), msg)
-        };
+        let at = At { path, text };
         let (w, h) = (*raw.frame_width.get_ref(), *raw.frame_height.get_ref());
         if w == 0 {
-            return Err(at(
+            return Err(at.err(
                 raw.frame_width.span(),
-                "field frame_width: must be positive".into(),
+                "field frame_width: must be positive",
             ));
         }
         if h == 0 {
-            return Err(at(
+            return Err(at.err(
                 raw.frame_height.span(),
-                "field frame_height: must be positive".into(),
+                "field frame_height: must be positive",
             ));
         }
         if raw.camera_id.get_ref().trim().is_empty() {
-            return Err(at(
-                raw.camera_id.span(),
-                "field camera_id: must not be empty".into(),
-            ));
+            return Err(at.err(raw.camera_id.span(), "field camera_id: must not be empty"));
         }
-        let mut zones = Vec::new();
+        let utc_offset_min = match &raw.timezone {
+            Some(tz) => parse_offset(tz.get_ref())
+                .map_err(|e| at.err(tz.span(), format!("field timezone: {e}")))?,
+            None => 0,
+        };
+        if let Some(g) = &raw.gps {
+            let [lat, lon] = *g.get_ref();
+            if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+                return Err(at.err(
+                    g.span(),
+                    "field gps: must be [latitude, longitude] in degrees",
+                ));
+            }
+        }
+        let ground = match &raw.ground {
+            None => None,
+            Some(g) => {
+                let pairs: Vec<(Point, Point)> = g
+                    .get_ref()
+                    .pairs
+                    .get_ref()
+                    .iter()
+                    .map(|p| {
+                        (
+                            Point {
+                                x: p.image[0],
+                                y: p.image[1],
+                            },
+                            Point {
+                                x: p.ground[0],
+                                y: p.ground[1],
+                            },
+                        )
+                    })
+                    .collect();
+                let span = g.get_ref().pairs.span();
+                for (img, _) in &pairs {
+                    if !(0.0..=w as f32).contains(&img.x) || !(0.0..=h as f32).contains(&img.y) {
+                        return Err(at.err(
+                            span.clone(),
+                            format!("field ground.pairs: image point [{}, {}] is outside the {w}x{h} frame", img.x, img.y),
+                        ));
+                    }
+                }
+                let homography = Homography::from_pairs(&pairs)
+                    .map_err(|e| at.err(span.clone(), format!("field ground.pairs: {e}")))?;
+                let rms = homography.reprojection_rms(&pairs);
+                let limit = g.get_ref().max_reprojection_error_m.unwrap_or(0.5);
+                if rms.is_nan() || rms > limit {
+                    return Err(at.err(
+                        span,
+                        format!("field ground.pairs: reprojection error {rms:.3} m exceeds max_reprojection_error_m {limit} m (a mistyped point?)"),
+                    ));
+                }
+                Some(GroundPlane {
+                    homography,
+                    pairs,
+                    reprojection_rms_m: rms,
+                })
+            }
+        };
+        let dispatch = match &raw.dispatch {
+            None => DispatchTable::default(),
+            Some(t) => DispatchTable::with_overrides(t.get_ref())
+                .map_err(|e| at.err(t.span(), format!("table dispatch: {e}")))?,
+        };
+
+        let mut zones: Vec<Zone> = Vec::new();
         for z in raw.zones {
             let name = z.name.get_ref().clone();
-            if zones.iter().any(|other: &Zone| other.name == name) {
-                return Err(at(
+            if zones.iter().any(|other| other.name == name) {
+                return Err(at.err(
                     z.name.span(),
                     format!("field zones.name: duplicate zone name '{name}'"),
                 ));
             }
-            let pts = z.polygon.get_ref();
-            if pts.len() < 3 {
-                return Err(at(
-                    z.polygon.span(),
-                    format!(
-                        "zone '{name}' field polygon: needs at least 3 points, has {}",
-                        pts.len()
-                    ),
-                ));
-            }
-            for p in pts {
-                if !(0.0..=w as f32).contains(&p[0]) || !(0.0..=h as f32).contains(&p[1]) {
-                    return Err(at(
-                        z.polygon.span(),
-                        format!("zone '{name}' field polygon: point [{}, {}] is outside the {w}x{h} frame", p[0], p[1]),
+            let zt = *z.zone_type.get_ref();
+            let polygon = at.polygon(
+                z.polygon.get_ref(),
+                z.polygon.span(),
+                &name,
+                "polygon",
+                w,
+                h,
+            )?;
+            // Parameters that do not apply to the zone's type are mistakes, not silently ignored.
+            let only = |present: bool,
+                        span: Option<Range<usize>>,
+                        field: &str,
+                        ok: bool,
+                        types: &str|
+             -> Result<()> {
+                if present && !ok {
+                    return Err(at.err(
+                        span.unwrap_or(0..0),
+                        format!("zone '{name}' field {field}: applies to {types} zones only"),
                     ));
                 }
-            }
-            let polygon = Polygon::new(pts.iter().map(|p| Point { x: p[0], y: p[1] }).collect());
-            if polygon.self_intersects() {
-                return Err(at(
-                    z.polygon.span(),
-                    format!("zone '{name}' field polygon: edges cross each other"),
-                ));
-            }
-            if polygon.area() < 1.0 {
-                return Err(at(
-                    z.polygon.span(),
-                    format!("zone '{name}' field polygon: has no area"),
-                ));
-            }
-            let dwell_seconds = match &z.dwell_seconds {
-                Some(d) if !(d.get_ref().is_finite() && *d.get_ref() > 0.0) => {
-                    return Err(at(
-                        d.span(),
-                        format!("zone '{name}' field dwell_seconds: must be a positive number"),
-                    ));
-                }
-                Some(d) => *d.get_ref(),
-                None => DEFAULT_DWELL_SECONDS,
+                Ok(())
             };
-            let (classes, classes_line) = match &z.classes {
-                Some(c) => (c.get_ref().clone(), line_of(text, c.span().start)),
-                None => (
-                    vec!["person".to_string()],
-                    line_of(text, z.name.span().start),
-                ),
+            only(
+                z.stall_classes.is_some(),
+                z.stall_classes.as_ref().map(|s| s.span()),
+                "stall_classes",
+                zt.is_vending(),
+                "no_vending/storefront",
+            )?;
+            only(
+                z.capacity.is_some(),
+                z.capacity.as_ref().map(|s| s.span()),
+                "capacity",
+                zt == ZoneType::BikeParking,
+                "bike_parking",
+            )?;
+            only(
+                z.stalls.is_some(),
+                z.stalls.as_ref().map(|s| s.span()),
+                "stalls",
+                zt == ZoneType::BikeParking,
+                "bike_parking",
+            )?;
+            only(
+                z.max_orientation_spread.is_some(),
+                z.max_orientation_spread.as_ref().map(|s| s.span()),
+                "max_orientation_spread",
+                zt == ZoneType::BikeParking,
+                "bike_parking",
+            )?;
+            only(
+                z.min_clear_width_m.is_some(),
+                z.min_clear_width_m.as_ref().map(|s| s.span()),
+                "min_clear_width_m",
+                zt == ZoneType::Walkway,
+                "walkway",
+            )?;
+            only(
+                z.parked_seconds.is_some(),
+                z.parked_seconds.as_ref().map(|s| s.span()),
+                "parked_seconds",
+                zt.is_parking(),
+                "no_parking/bike_parking/walkway",
+            )?;
+            only(
+                z.static_foreground.is_some(),
+                z.static_foreground.as_ref().map(|s| s.span()),
+                "static_foreground",
+                zt.is_vending(),
+                "no_vending/storefront",
+            )?;
+            if zt == ZoneType::BikeParking
+                && z.capacity.is_none()
+                && z.stalls.is_none()
+                && z.max_orientation_spread.is_none()
+            {
+                return Err(at.err(
+                    z.zone_type.span(),
+                    format!("zone '{name}': a bike_parking zone needs capacity, stalls or max_orientation_spread"),
+                ));
+            }
+            let min_clear_width_m = match &z.min_clear_width_m {
+                Some(v) if !(v.get_ref().is_finite() && *v.get_ref() > 0.0) => {
+                    return Err(at.err(
+                        v.span(),
+                        format!("zone '{name}' field min_clear_width_m: must be positive"),
+                    ));
+                }
+                Some(v) => Some(*v.get_ref()),
+                None if zt == ZoneType::Walkway => {
+                    return Err(at.err(
+                        z.zone_type.span(),
+                        format!("zone '{name}': a walkway zone needs min_clear_width_m"),
+                    ));
+                }
+                None => None,
+            };
+            if zt == ZoneType::Walkway && ground.is_none() {
+                return Err(at.err(
+                    z.zone_type.span(),
+                    format!("zone '{name}': a walkway's clear width is measured on the ground: the file needs a [ground] table"),
+                ));
+            }
+            let mut stalls = Vec::new();
+            if let Some(s) = &z.stalls {
+                for (i, pts) in s.get_ref().iter().enumerate() {
+                    stalls.push(at.polygon(pts, s.span(), &name, &format!("stalls[{i}]"), w, h)?);
+                }
+            }
+            let schedule = match &z.schedule {
+                None => Schedule::default(),
+                Some(s) => {
+                    let parse = |list: &[String]| -> Result<Vec<Window>> {
+                        list.iter()
+                            .map(|t| {
+                                Window::parse(t).map_err(|e| {
+                                    at.err(s.span(), format!("zone '{name}' field schedule: {e}"))
+                                })
+                            })
+                            .collect()
+                    };
+                    let sched = Schedule {
+                        active: parse(&s.get_ref().active)?,
+                        exempt: parse(&s.get_ref().exempt)?,
+                    };
+                    if let Some(e) = sched.overlap_error() {
+                        return Err(at.err(s.span(), format!("zone '{name}' field schedule: {e}")));
+                    }
+                    sched
+                }
+            };
+            let (dwell_default, confirm_default) = match zt {
+                ZoneType::NoVending | ZoneType::Storefront => (60.0, 30.0),
+                ZoneType::SmokeWatch => (0.0, 10.0),
+                _ => (0.0, 10.0),
+            };
+            let classes_line = line_of(
+                text,
+                z.classes
+                    .as_ref()
+                    .map(|c| c.span().start)
+                    .or(z.stall_classes.as_ref().map(|c| c.span().start))
+                    .unwrap_or(z.name.span().start),
+            );
+            let default_classes: Vec<String> = match zt {
+                ZoneType::NoVending | ZoneType::Storefront => vec!["person".into()],
+                ZoneType::NoParking | ZoneType::BikeParking | ZoneType::Walkway => {
+                    vec!["bicycle".into(), "motorcycle".into()]
+                }
+                ZoneType::SmokeWatch => vec![],
             };
             zones.push(Zone {
-                name,
-                zone_type: *z.zone_type.get_ref(),
+                ground: ground
+                    .as_ref()
+                    .and_then(|g| g.homography.apply_polygon(&polygon)),
+                name: name.clone(),
+                zone_type: zt,
                 polygon,
-                classes,
-                dwell_seconds,
+                classes: z.classes.map(|c| c.into_inner()).unwrap_or(default_classes),
+                stall_classes: z.stall_classes.map(|c| c.into_inner()).unwrap_or_else(|| {
+                    DEFAULT_STALL_CLASSES
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect()
+                }),
+                dwell_seconds: at.positive(
+                    &z.dwell_seconds,
+                    &name,
+                    "dwell_seconds",
+                    dwell_default,
+                )?,
+                confirm_seconds: at.positive(
+                    &z.confirm_seconds,
+                    &name,
+                    "confirm_seconds",
+                    confirm_default,
+                )?,
+                clear_seconds: at.positive(&z.clear_seconds, &name, "clear_seconds", 10.0)?,
+                cooldown_seconds: at.positive(
+                    &z.cooldown_seconds,
+                    &name,
+                    "cooldown_seconds",
+                    60.0,
+                )?,
+                parked_seconds: at.positive(&z.parked_seconds, &name, "parked_seconds", 30.0)?,
+                capacity: z.capacity.map(|c| c.into_inner()),
+                stalls,
+                max_orientation_spread: z.max_orientation_spread.map(|c| c.into_inner()),
+                min_clear_width_m,
+                static_foreground: z.static_foreground.map(|s| s.into_inner()).unwrap_or(true),
+                schedule,
                 classes_line,
             });
         }
@@ -177,6 +575,11 @@ impl Calibration {
             description: raw.description,
             frame_width: w,
             frame_height: h,
+            utc_offset_min,
+            grid_cell: raw.grid_cell.unwrap_or_default(),
+            gps: raw.gps.map(|g| g.into_inner()),
+            ground,
+            dispatch,
             zones,
         })
     }
@@ -184,7 +587,11 @@ impl Calibration {
     /// Checks that every class a zone names exists in the model's class list.
     pub fn check_classes(&self, classes: &[String]) -> Result<()> {
         for z in &self.zones {
-            for c in &z.classes {
+            for c in z.classes.iter().chain(if z.zone_type.is_vending() {
+                z.stall_classes.iter()
+            } else {
+                [].iter()
+            }) {
                 if !classes.contains(c) {
                     return Err(Error::config(
                         &self.path,
@@ -202,76 +609,4 @@ impl Calibration {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const GOOD: &str = r#"
-camera_id = "cam-1"
-site = "test"
-frame_width = 100
-frame_height = 80
-
-[[zones]]
-name = "a"
-type = "no_vending"
-polygon = [[10, 10], [90, 10], [90, 70], [10, 70]]
-classes = ["person"]
-dwell_seconds = 5
-"#;
-
-    fn err_of(text: &str) -> String {
-        Calibration::parse(Path::new("cal.toml"), text)
-            .unwrap_err()
-            .to_string()
-    }
-
-    #[test]
-    fn good_file_parses() {
-        let c = Calibration::parse(Path::new("cal.toml"), GOOD).unwrap();
-        assert_eq!(c.zones.len(), 1);
-        assert_eq!(c.zones[0].dwell_seconds, 5.0);
-        assert_eq!(c.zones[0].zone_type, ZoneType::NoVending);
-    }
-
-    #[test]
-    fn out_of_frame_point_names_line_and_field() {
-        let e = err_of(&GOOD.replace("[90, 70]", "[190, 70]"));
-        assert!(e.starts_with("cal.toml:10:"), "{e}");
-        assert!(e.contains("field polygon") && e.contains("outside"), "{e}");
-    }
-
-    #[test]
-    fn crossing_polygon_and_too_few_points() {
-        let e = err_of(&GOOD.replace(
-            "[[10, 10], [90, 10], [90, 70], [10, 70]]",
-            "[[10, 10], [90, 70], [90, 10], [10, 70]]",
-        ));
-        assert!(e.contains("cross"), "{e}");
-        let e = err_of(&GOOD.replace(
-            "[[10, 10], [90, 10], [90, 70], [10, 70]]",
-            "[[10, 10], [90, 10]]",
-        ));
-        assert!(e.contains("at least 3"), "{e}");
-    }
-
-    #[test]
-    fn unknown_type_and_syntax_error_have_lines() {
-        let e = err_of(&GOOD.replace("\"no_vending\"", "\"no_vendingg\""));
-        assert!(e.starts_with("cal.toml:9:"), "{e}");
-        let e = err_of(&GOOD.replace("dwell_seconds = 5", "dwell_seconds = "));
-        assert!(e.starts_with("cal.toml:12:"), "{e}");
-        let e = err_of(&GOOD.replace("dwell_seconds = 5", "dwell_seconds = -1"));
-        assert!(e.contains("dwell_seconds"), "{e}");
-    }
-
-    #[test]
-    fn unknown_class_is_reported_with_line() {
-        let c = Calibration::parse(
-            Path::new("cal.toml"),
-            &GOOD.replace("[\"person\"]", "[\"persn\"]"),
-        )
-        .unwrap();
-        let e = c.check_classes(&["person".into()]).unwrap_err().to_string();
-        assert!(e.starts_with("cal.toml:11:") && e.contains("persn"), "{e}");
-    }
-}
+mod tests;

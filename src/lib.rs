@@ -1,12 +1,13 @@
 //! streetwatch: edge video analytics for street-order violations.
 //!
 //! The pipeline, one module per stage:
-//! `source` → `detect` (with `model`) → `track` → `rules` (with `calibration`, `geometry`) →
-//! `alert` → `sink`; `pipeline` wires them for `replay`, `annotate` draws for people.
+//! `source` → `detect` (with `model`) → `track` → `rules` (with `calibration`, `geometry`,
+//! `cues`) → `alert` → `sink`; `pipeline` wires them for `replay`, `annotate` draws for people.
 
 pub mod alert;
 pub mod annotate;
 pub mod calibration;
+pub mod cues;
 pub mod detect;
 pub mod error;
 pub mod geometry;

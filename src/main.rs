@@ -4,6 +4,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use opencv::prelude::*;
+
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
@@ -11,6 +13,7 @@ use streetwatch::calibration::Calibration;
 use streetwatch::detect::Detector;
 use streetwatch::model::{self, Manifest, RuntimeOptions};
 use streetwatch::pipeline::{self, ReplayOptions};
+use streetwatch::rules::schedule::parse_rfc3339;
 use streetwatch::source::{self, VideoFile};
 use streetwatch::{annotate, Error};
 
@@ -79,9 +82,35 @@ enum Command {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+        /// Wall-clock time of the first frame (RFC 3339, e.g. 2026-11-27T18:00:00+08:00): applies
+        /// the zones' schedules and adds wall-clock times to alerts.
+        #[arg(long)]
+        start_time: Option<String>,
+        /// An optional smoke model (manifest name or path, family yolov8 with class "smoke")
+        /// fused with the image smoke cue.
+        #[arg(long)]
+        smoke_model: Option<String>,
     },
-    /// Validate a calibration file.
+    /// Validate a calibration file (zones, ground homography, schedules, dispatch codes).
     Check { calibration: PathBuf },
+    /// Draw a calibration (zones, names, a metre grid from the homography) on a real frame.
+    Calibrate {
+        calibration: PathBuf,
+        /// Image or video to draw on.
+        #[arg(long)]
+        frame: PathBuf,
+        /// For a video: the media time of the frame, seconds.
+        #[arg(long, default_value_t = 0.0)]
+        at: f64,
+        /// Output image (PNG or JPEG).
+        #[arg(long)]
+        out: PathBuf,
+        /// Grid spacing, metres.
+        #[arg(long, default_value_t = 1.0)]
+        grid: f32,
+    },
+    /// Print the JSON Schema of the alert payload.
+    Schema,
 }
 
 fn load_detector(args: &ModelArgs) -> Result<Detector> {
@@ -163,12 +192,27 @@ fn detect(
     Ok(())
 }
 
-fn replay(opts: ReplayOptions, cal_path: PathBuf, margs: ModelArgs) -> Result<()> {
+fn replay(
+    opts: ReplayOptions,
+    cal_path: PathBuf,
+    margs: ModelArgs,
+    smoke_model: Option<String>,
+) -> Result<()> {
     let cal = Calibration::load(&cal_path)?;
     let mut det = load_detector(&margs)?;
+    let mut smoke = match smoke_model {
+        Some(name) => Some(load_detector(&ModelArgs {
+            model: name,
+            threshold: None,
+            ..margs.clone()
+        })?),
+        None => None,
+    };
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("cannot create output folder {}", opts.out.display()))?;
-    let summary = pipeline::replay(&opts, &cal, &mut det, |a| println!("{}", a.summary()))?;
+    let summary = pipeline::replay(&opts, &cal, &mut det, smoke.as_mut(), |a| {
+        println!("{}", a.summary())
+    })?;
     let fps = summary.frames as f64 / summary.wall.as_secs_f64().max(1e-9);
     eprintln!(
         "replayed {} frames ({:.1} s of media) in {:.1} s ({:.1} frames/s), {} detections, {} alerts -> {}",
@@ -200,6 +244,103 @@ fn replay(opts: ReplayOptions, cal_path: PathBuf, margs: ModelArgs) -> Result<()
     Ok(())
 }
 
+fn check(path: &std::path::Path) -> Result<()> {
+    let c = Calibration::load(path)?;
+    println!(
+        "{}: ok: camera {} at {} (grid cell {:?}), {}x{}",
+        path.display(),
+        c.camera_id,
+        c.site,
+        c.grid_cell,
+        c.frame_width,
+        c.frame_height
+    );
+    match &c.ground {
+        Some(g) => println!(
+            "  ground: {} point pairs, reprojection error {:.3} m (RMS)",
+            g.pairs.len(),
+            g.reprojection_rms_m
+        ),
+        None => println!(
+            "  ground: none (speeds in box heights per second, no areas or widths in metres)"
+        ),
+    }
+    for z in &c.zones {
+        let area = z
+            .ground
+            .as_ref()
+            .map(|g| format!(", {:.1} m²", g.area()))
+            .unwrap_or_default();
+        let sched = if z.schedule.active.is_empty() && z.schedule.exempt.is_empty() {
+            "always".to_string()
+        } else {
+            let w = |l: &[streetwatch::rules::schedule::Window]| {
+                l.iter()
+                    .map(|w| w.text.clone())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            format!(
+                "active [{}] exempt [{}]",
+                w(&z.schedule.active),
+                w(&z.schedule.exempt)
+            )
+        };
+        println!(
+            "  zone {} ({}){area}, confirm {}s, schedule {sched}",
+            z.name,
+            z.zone_type.as_str(),
+            z.confirm_seconds
+        );
+    }
+    Ok(())
+}
+
+fn calibrate(
+    path: &std::path::Path,
+    frame: &std::path::Path,
+    at: f64,
+    out: &std::path::Path,
+    grid: f32,
+) -> Result<()> {
+    let cal = Calibration::load(path)?;
+    let mut img = if source::is_image(frame) {
+        source::read_image(frame)?
+    } else {
+        let mut v = VideoFile::open(frame)?;
+        let mut chosen = None;
+        while let Some(f) = v.read()? {
+            let done = f.time + 1e-6 >= at;
+            chosen = Some(f.image);
+            if done {
+                break;
+            }
+        }
+        chosen.ok_or_else(|| anyhow::anyhow!("{}: no frame could be decoded", frame.display()))?
+    };
+    if img.cols() as u32 != cal.frame_width || img.rows() as u32 != cal.frame_height {
+        anyhow::bail!(
+            "{}: fields frame_width/frame_height are {}x{}, the frame of {} is {}x{}",
+            path.display(),
+            cal.frame_width,
+            cal.frame_height,
+            frame.display(),
+            img.cols(),
+            img.rows()
+        );
+    }
+    if let Some(g) = &cal.ground {
+        annotate::draw_ground_grid(&mut img, g, grid)?;
+    }
+    annotate::draw_zones(&mut img, &cal.zones)?;
+    let ok = opencv::imgcodecs::imwrite(out, &img, &opencv::core::Vector::new())?;
+    if !ok {
+        anyhow::bail!("cannot write {}", out.display());
+    }
+    println!("{} -> {}", path.display(), out.display());
+    Ok(())
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -209,45 +350,55 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let result =
-        match cli.command {
-            Command::Detect {
-                input,
-                model,
-                annotated,
-                every,
-                max_frames,
-            } => detect(input, model, annotated, every, max_frames),
-            Command::Replay {
-                video,
-                calibration,
-                out,
-                model,
-                detect_fps,
-                max_frames,
-                quiet,
-            } => replay(
-                ReplayOptions {
-                    video,
-                    out,
-                    detect_fps,
-                    max_frames,
-                    progress: !quiet,
-                },
-                calibration,
-                model,
-            ),
-            Command::Check { calibration } => Calibration::load(&calibration)
-                .map_err(Into::into)
-                .map(|c| {
-                    println!(
-                        "{}: ok ({} zones, camera {})",
-                        calibration.display(),
-                        c.zones.len(),
-                        c.camera_id
-                    );
-                }),
-        };
+    let result = match cli.command {
+        Command::Detect {
+            input,
+            model,
+            annotated,
+            every,
+            max_frames,
+        } => detect(input, model, annotated, every, max_frames),
+        Command::Replay {
+            video,
+            calibration,
+            out,
+            model,
+            detect_fps,
+            max_frames,
+            quiet,
+            start_time,
+            smoke_model,
+        } => start_time
+            .map(|s| parse_rfc3339(&s).map_err(|e| anyhow::anyhow!("--start-time: {e}")))
+            .transpose()
+            .and_then(|start_unix| {
+                replay(
+                    ReplayOptions {
+                        video,
+                        out,
+                        detect_fps,
+                        max_frames,
+                        progress: !quiet,
+                        start_unix,
+                    },
+                    calibration,
+                    model,
+                    smoke_model,
+                )
+            }),
+        Command::Check { calibration } => check(&calibration),
+        Command::Calibrate {
+            calibration,
+            frame,
+            at,
+            out,
+            grid,
+        } => calibrate(&calibration, &frame, at, &out, grid),
+        Command::Schema => {
+            print!("{}", streetwatch::alert::schema_json());
+            Ok(())
+        }
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -200,7 +200,7 @@ fn malformed_calibration_names_file_and_line() {
         + 1;
     std::fs::write(
         &cal,
-        good.replacen("dwell_seconds = 5.0", "dwell_seconds = five", 1),
+        good.replacen("dwell_seconds = 3.0", "dwell_seconds = five", 1),
     )
     .unwrap();
     let (ok, _, err) = run(bin().args(["check", &cal.to_string_lossy()]));

@@ -1,9 +1,13 @@
-//! End-to-end: `streetwatch replay` over each sample clip raises exactly the alerts that
-//! samples/expected.toml lists, with snapshots on disk.
+//! End-to-end: `streetwatch replay` over each sample clip raises exactly the episodes that
+//! samples/expected.toml lists, with complete payloads and snapshots on disk.
 
 mod common;
 
+use std::collections::BTreeMap;
+
 use common::{bin, run};
+use streetwatch::alert::Alert;
+use streetwatch::rules::Phase;
 
 #[derive(serde::Deserialize)]
 struct Expected {
@@ -15,20 +19,21 @@ struct Clip {
     file: String,
     calibration: String,
     tolerance_s: f64,
-    alert: Vec<ExpectedAlert>,
+    episode: Vec<Episode>,
 }
 
 #[derive(serde::Deserialize, Debug)]
-struct ExpectedAlert {
+struct Episode {
     #[serde(rename = "type")]
     event_type: String,
+    subtype: String,
     zone: String,
-    class: String,
-    confirmed_media_s: f64,
+    start_s: f64,
+    end_s: f64,
 }
 
 #[test]
-fn samples_raise_the_expected_alerts() {
+fn samples_raise_exactly_the_expected_episodes() {
     let root = common::root();
     let expected: Expected =
         toml::from_str(&std::fs::read_to_string(root.join("samples/expected.toml")).unwrap())
@@ -44,60 +49,105 @@ fn samples_raise_the_expected_alerts() {
             "--out",
             &out.path().to_string_lossy(),
             "--quiet",
+            "--start-time",
+            "2026-11-27T10:00:00+08:00",
         ]));
         assert!(ok, "{}: {err}", clip.file);
         let text = std::fs::read_to_string(out.path().join("alerts.jsonl")).unwrap();
-        let alerts: Vec<streetwatch::alert::Alert> = text
+        let alerts: Vec<Alert> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
+        let mut episodes: BTreeMap<String, Vec<&Alert>> = BTreeMap::new();
+        for a in &alerts {
+            episodes.entry(a.episode_id.clone()).or_default().push(a);
+        }
         let got: Vec<String> = alerts
             .iter()
             .map(|a| {
                 format!(
-                    "{} {} {} {:.2}",
-                    a.event_type, a.zone, a.class, a.confirmed_media_s
+                    "{:?} {}/{} {} {:.2}",
+                    a.phase, a.event_type, a.subtype, a.zone, a.event_media_s
                 )
             })
             .collect();
         assert_eq!(
-            alerts.len(),
-            clip.alert.len(),
-            "{}: got {got:?}, expected {:?}",
-            clip.file,
-            clip.alert
+            episodes.len(),
+            clip.episode.len(),
+            "{}: got {got:#?}",
+            clip.file
         );
-        for (a, e) in alerts.iter().zip(&clip.alert) {
+        // Episodes in start order (ids are UUIDv7, sortable by creation).
+        for (msgs, e) in episodes.values().zip(&clip.episode) {
+            let start = msgs.first().unwrap();
+            let end = msgs.last().unwrap();
             assert_eq!(
-                (&a.event_type, &a.zone, &a.class),
-                (&e.event_type, &e.zone, &e.class),
-                "{}: got {got:?}",
+                (start.phase, end.phase),
+                (Phase::Start, Phase::End),
+                "{}: {got:#?}",
+                clip.file
+            );
+            assert!(msgs[1..msgs.len() - 1]
+                .iter()
+                .all(|m| m.phase == Phase::Update));
+            for m in msgs {
+                assert_eq!(
+                    (&m.event_type, &m.subtype, &m.zone),
+                    (&e.event_type, &e.subtype, &e.zone),
+                    "{}: {got:#?}",
+                    clip.file
+                );
+            }
+            assert!(
+                (start.event_media_s - e.start_s).abs() <= clip.tolerance_s,
+                "{}: start {got:#?} vs {e:?}",
                 clip.file
             );
             assert!(
-                (a.confirmed_media_s - e.confirmed_media_s).abs() <= clip.tolerance_s,
-                "{}: got {got:?}, expected {e:?}",
+                (end.event_media_s - e.end_s).abs() <= clip.tolerance_s,
+                "{}: end {got:#?} vs {e:?}",
                 clip.file
             );
-            assert!(a.dwell_s >= 0.0 && a.start_media_s <= a.confirmed_media_s);
-            let snap = out.path().join(a.snapshot.as_ref().unwrap());
+            // The payload carries what a case needs.
+            let d = start.dispatch.as_ref().expect("dispatch code");
+            assert!(!d.code.is_empty() && !d.name.is_empty());
             assert!(
-                std::fs::metadata(&snap).unwrap().len() > 10_000,
-                "snapshot {} missing or empty",
-                snap.display()
+                !start.grid_cell.is_empty()
+                    && !start.tracks.is_empty()
+                    && start.measures.count >= 1
             );
-            // Each alert was printed to the terminal as it fired.
             assert!(
-                stdout.contains(&a.summary()),
-                "terminal output lacks {}",
-                a.summary()
+                start
+                    .confirmed_wall
+                    .as_deref()
+                    .unwrap()
+                    .starts_with("2026-11-27T10:"),
+                "{:?}",
+                start.confirmed_wall
             );
+            assert!(start.confirmation_s >= 0.0 && end.duration_s >= start.duration_s);
+            assert!(
+                start.first_seen_media_s <= start.confirmed_media_s
+                    && end.last_seen_media_s <= end.event_media_s + 1e-9
+            );
+            for m in msgs {
+                let snap = out.path().join(m.snapshot.as_ref().unwrap());
+                assert!(
+                    std::fs::metadata(&snap).unwrap().len() > 10_000,
+                    "snapshot {} missing or empty",
+                    snap.display()
+                );
+                assert!(
+                    stdout.contains(&m.summary()),
+                    "terminal output lacks {}",
+                    m.summary()
+                );
+            }
         }
-        // Ids are unique and sortable in firing order.
         let ids: Vec<&String> = alerts.iter().map(|a| &a.id).collect();
-        let mut sorted = ids.clone();
-        sorted.sort();
-        sorted.dedup();
-        assert_eq!(ids, sorted);
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len(), "message ids are unique");
     }
 }

@@ -1,0 +1,184 @@
+//! The episode lifecycle: one episode per (zone, violation type). An episode `start`s when its
+//! condition has held for the zone's confirmation time, sends `update`s while it persists and its
+//! count, extent or sub-type changes, and `end`s when the condition has been absent for the zone's
+//! clear time. After an end, the same zone and violation stay quiet for the cooldown, so a stall
+//! that stays all afternoon is one case, not hundreds.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::Observation;
+use crate::calibration::Zone;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Start,
+    Update,
+    End,
+}
+
+/// A lifecycle event with the observation it is about (for `end`: the last one seen).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LifecycleEvent {
+    pub phase: Phase,
+    /// Sequence number of the episode within this camera (1, 2, …).
+    pub episode: u64,
+    /// Media time the condition was first seen.
+    pub first_seen: f64,
+    /// Media time the episode was confirmed (its start).
+    pub confirmed_at: f64,
+    /// Media time the condition was last seen.
+    pub last_seen: f64,
+    /// Media time of this event.
+    pub at: f64,
+    pub observation: Observation,
+}
+
+#[derive(Debug, Clone)]
+struct State {
+    episode: Option<u64>,
+    first_seen: f64,
+    confirmed_at: f64,
+    last_seen: f64,
+    last_update: f64,
+    last: Observation,
+}
+
+/// Minimum seconds between two updates of one episode.
+pub const UPDATE_INTERVAL: f64 = 5.0;
+/// A pending (not yet confirmed) condition unseen for this long starts again from zero.
+pub const PENDING_GAP: f64 = 3.0;
+
+#[derive(Debug, Default)]
+pub struct Episodes {
+    states: BTreeMap<(usize, &'static str), State>,
+    cooldown_until: BTreeMap<(usize, &'static str), f64>,
+    next_episode: u64,
+}
+
+fn changed(a: &Observation, b: &Observation) -> bool {
+    let (ma, mb) = (&a.measures, &b.measures);
+    let rel = |x: Option<f64>, y: Option<f64>, tol: f64| match (x, y) {
+        (Some(x), Some(y)) => (x - y).abs() > tol * x.abs().max(y.abs()).max(1e-9),
+        (None, None) => false,
+        _ => true,
+    };
+    a.subtype != b.subtype
+        || ma.count != mb.count
+        || ma.people != mb.people
+        || rel(ma.occupied_area_m2, mb.occupied_area_m2, 0.2)
+        || rel(ma.clear_width_m, mb.clear_width_m, 0.1)
+}
+
+impl Episodes {
+    pub fn new() -> Episodes {
+        Episodes::default()
+    }
+
+    /// Number of episodes open (confirmed and not ended).
+    pub fn open(&self) -> usize {
+        self.states.values().filter(|s| s.episode.is_some()).count()
+    }
+
+    /// Feeds the observations made at time `t`; returns the lifecycle events they cause.
+    pub fn update(
+        &mut self,
+        t: f64,
+        zones: &[Zone],
+        observations: Vec<Observation>,
+    ) -> Vec<LifecycleEvent> {
+        let mut events = Vec::new();
+        let mut seen = Vec::new();
+        for obs in observations {
+            let key = (obs.zone, obs.event_type);
+            if self
+                .cooldown_until
+                .get(&key)
+                .is_some_and(|&until| t < until)
+            {
+                continue;
+            }
+            let zone = &zones[obs.zone];
+            seen.push(key);
+            let st = self.states.entry(key).or_insert_with(|| State {
+                episode: None,
+                first_seen: t,
+                confirmed_at: t,
+                last_seen: t,
+                last_update: t,
+                last: obs.clone(),
+            });
+            match st.episode {
+                None => {
+                    if t - st.last_seen > PENDING_GAP.min(zone.clear_seconds.max(0.5)) {
+                        st.first_seen = t;
+                    }
+                    st.last_seen = t;
+                    st.last = obs;
+                    if t - st.first_seen >= zone.confirm_seconds {
+                        self.next_episode += 1;
+                        st.episode = Some(self.next_episode);
+                        st.confirmed_at = t;
+                        st.last_update = t;
+                        events.push(event(Phase::Start, st, t));
+                    }
+                }
+                Some(_) => {
+                    st.last_seen = t;
+                    let due = t - st.last_update >= UPDATE_INTERVAL;
+                    let differs = changed(&st.last, &obs);
+                    st.last = obs;
+                    if differs && due {
+                        st.last_update = t;
+                        events.push(event(Phase::Update, st, t));
+                    }
+                }
+            }
+        }
+        // Conditions not seen now: pending ones lapse, confirmed ones end after the clear time.
+        let mut ended = Vec::new();
+        self.states.retain(|key, st| {
+            if seen.contains(key) {
+                return true;
+            }
+            let zone = &zones[key.0];
+            match st.episode {
+                None => t - st.last_seen <= PENDING_GAP.min(zone.clear_seconds.max(0.5)),
+                Some(_) if t - st.last_seen >= zone.clear_seconds => {
+                    events.push(event(Phase::End, st, t));
+                    ended.push((*key, t + zone.cooldown_seconds));
+                    false
+                }
+                Some(_) => true,
+            }
+        });
+        self.cooldown_until.extend(ended);
+        events
+    }
+
+    /// Ends every open episode (end of the footage or shutdown).
+    pub fn finish(&mut self, t: f64) -> Vec<LifecycleEvent> {
+        let events = self
+            .states
+            .values()
+            .filter(|s| s.episode.is_some())
+            .map(|s| event(Phase::End, s, t))
+            .collect();
+        self.states.clear();
+        events
+    }
+}
+
+fn event(phase: Phase, st: &State, at: f64) -> LifecycleEvent {
+    LifecycleEvent {
+        phase,
+        episode: st.episode.unwrap_or(0),
+        first_seen: st.first_seen,
+        confirmed_at: st.confirmed_at,
+        last_seen: st.last_seen,
+        at,
+        observation: st.last.clone(),
+    }
+}
