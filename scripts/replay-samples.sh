@@ -2,8 +2,9 @@
 # The main job on the bundled samples, with all its setup, on a fresh Debian 12 machine:
 #   scripts/replay-samples.sh [OUT_DIR]
 # Builds streetwatch and replays samples/vtest.avi and samples/bikes.mp4 with their calibrations,
-# printing alerts as they fire and writing them (alerts.jsonl + snapshots) to OUT_DIR/<clip>/
-# (default: out/). No external service is needed.
+# printing alerts as they fire and writing an evidence bundle for each (alerts.jsonl, snapshots,
+# clips, report.html, manifest.json; `streetwatch verify` checks it) to OUT_DIR/<clip>/
+# (default: out/, replaced on each run). No external service is needed.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
@@ -15,5 +16,5 @@ for clip in vtest:vtest.avi bikes:bikes.mp4; do
   name="${clip%%:*}"
   file="${clip#*:}"
   log "replay samples/$file -> $OUT/$name"
-  ./target/release/streetwatch replay "samples/$file" --calibration "calibration/$name.toml" --out "$OUT/$name"
+  ./target/release/streetwatch replay "samples/$file" --calibration "calibration/$name.toml" --out "$OUT/$name" --overwrite
 done

@@ -170,6 +170,9 @@ for s in vtest.avi bikes.mp4; do ln -sfn "$SAMPLES/$s" "$ROOT/samples/$s"; done
 
 # --- 5. test extras -----------------------------------------------------------------------------
 if [ "$WITH_TEST" = 1 ]; then
+  # Headless Chromium renders the bundles' report.html in the tests (with a CJK font for the
+  # dispatch codes' names).
+  apt_need chromium fonts-wqy-microhei
   venv_need reference numpy==1.26.4 onnxruntime==$ORT_VERSION opencv-python-headless==4.10.0.84 >/dev/null
 fi
 

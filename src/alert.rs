@@ -69,8 +69,11 @@ pub struct Alert {
     pub confidence: f32,
     pub source: String,
     pub frame_index: u64,
-    /// Annotated snapshot, relative to the output folder.
+    /// Annotated snapshot (JPEG), relative to the output folder.
     pub snapshot: Option<String>,
+    /// The original frame (lossless PNG), relative to the output folder; absent when the bundle
+    /// is blurred for sharing.
+    pub snapshot_original: Option<String>,
     pub model: ModelIdentity,
     pub calibration: CalibrationIdentity,
 }

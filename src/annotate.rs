@@ -255,3 +255,22 @@ pub fn draw_ground_grid(
     }
     Ok(())
 }
+
+/// Writes a lossless PNG (original evidence frames).
+pub fn write_png(path: &std::path::Path, img: &Mat) -> Result<()> {
+    let ok = opencv::imgcodecs::imwrite(path, img, &Vector::new())?;
+    if !ok {
+        return Err(crate::error::Error::io(
+            path,
+            std::io::Error::other("OpenCV could not write the image"),
+        ));
+    }
+    Ok(())
+}
+
+/// PNG bytes of an image (to hash an original that is withheld).
+pub fn encode_png(img: &Mat) -> Result<Vec<u8>> {
+    let mut buf = Vector::<u8>::new();
+    opencv::imgcodecs::imencode(".png", img, &mut buf, &Vector::new())?;
+    Ok(buf.to_vec())
+}

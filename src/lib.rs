@@ -6,6 +6,7 @@
 
 pub mod alert;
 pub mod annotate;
+pub mod bundle;
 pub mod calibration;
 pub mod cues;
 pub mod detect;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod geometry;
 pub mod model;
 pub mod pipeline;
+pub mod report;
 pub mod rules;
 pub mod sink;
 pub mod source;

@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use streetwatch::calibration::Calibration;
 use streetwatch::detect::Detector;
 use streetwatch::model::{self, Manifest, RuntimeOptions};
-use streetwatch::pipeline::{self, ReplayOptions};
+use streetwatch::pipeline::{self, Blur, ReplayOptions};
 use streetwatch::rules::schedule::parse_rfc3339;
 use streetwatch::source::{self, VideoFile};
 use streetwatch::{annotate, Error};
@@ -44,6 +44,83 @@ struct ModelArgs {
     threshold: Option<f32>,
 }
 
+#[derive(Args)]
+struct ReplayArgs {
+    /// Video files, or folders of them.
+    #[arg(required = true)]
+    videos: Vec<PathBuf>,
+    /// Camera calibration (zones, frame size, identity).
+    #[arg(long)]
+    calibration: PathBuf,
+    /// Output folder: the bundle, or for several videos one bundle per video inside it.
+    #[arg(long)]
+    out: PathBuf,
+    /// Replace a bundle that is already there.
+    #[arg(long)]
+    overwrite: bool,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Detections per second of media time (0 = every frame).
+    #[arg(long, default_value_t = 5.0)]
+    detect_fps: f64,
+    /// Stop after this many frames (0 = all).
+    #[arg(long, default_value_t = 0)]
+    max_frames: u64,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+    /// Wall-clock time of the first frame (RFC 3339, e.g. 2026-11-27T18:00:00+08:00): applies
+    /// the zones' schedules and adds wall-clock times to alerts.
+    #[arg(long)]
+    start_time: Option<String>,
+    /// An optional smoke model (manifest name or path, family yolov8 with class "smoke")
+    /// fused with the image smoke cue.
+    #[arg(long)]
+    smoke_model: Option<String>,
+    /// Seconds of original frames kept before an episode's confirmation in its clip.
+    #[arg(long, default_value_t = 3.0)]
+    clip_before: f64,
+    /// Seconds of original frames after the confirmation in its clip.
+    #[arg(long, default_value_t = 3.0)]
+    clip_after: f64,
+    /// Blur persons in annotated snapshots and clips (for sharing); originals are then left out
+    /// and only their sha256 kept in the manifest.
+    #[arg(long, value_parser = ["none", "persons"], default_value = "none")]
+    blur: String,
+}
+
+const VIDEO_EXTENSIONS: &[&str] = &["avi", "mp4", "mkv", "mov", "ts", "m4v", "webm"];
+
+/// Expands folders into the video files they hold (sorted).
+fn expand_videos(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in inputs {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("cannot read folder {}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    f.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                        VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())
+                    })
+                })
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                anyhow::bail!(
+                    "{}: no video files ({}) in this folder",
+                    p.display(),
+                    VIDEO_EXTENSIONS.join(", ")
+                );
+            }
+            out.extend(found);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Detect objects in an image or a video; prints JSON lines and writes an annotated image.
@@ -62,35 +139,10 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         max_frames: u64,
     },
-    /// Replay a video file through the whole pipeline and write alerts to a folder.
-    Replay {
-        video: PathBuf,
-        /// Camera calibration (zones, frame size, identity).
-        #[arg(long)]
-        calibration: PathBuf,
-        /// Output folder (alerts.jsonl, snapshots/).
-        #[arg(long)]
-        out: PathBuf,
-        #[command(flatten)]
-        model: ModelArgs,
-        /// Detections per second of media time (0 = every frame).
-        #[arg(long, default_value_t = 5.0)]
-        detect_fps: f64,
-        /// Stop after this many frames (0 = all).
-        #[arg(long, default_value_t = 0)]
-        max_frames: u64,
-        /// No progress bar.
-        #[arg(long)]
-        quiet: bool,
-        /// Wall-clock time of the first frame (RFC 3339, e.g. 2026-11-27T18:00:00+08:00): applies
-        /// the zones' schedules and adds wall-clock times to alerts.
-        #[arg(long)]
-        start_time: Option<String>,
-        /// An optional smoke model (manifest name or path, family yolov8 with class "smoke")
-        /// fused with the image smoke cue.
-        #[arg(long)]
-        smoke_model: Option<String>,
-    },
+    /// Replay video files through the whole pipeline and write an evidence bundle for each.
+    Replay(ReplayArgs),
+    /// Check an evidence bundle: recompute every hash. Exit 0 intact, 1 altered, 2 incomplete.
+    Verify { bundle: PathBuf },
     /// Validate a calibration file (zones, ground homography, schedules, dispatch codes).
     Check { calibration: PathBuf },
     /// Draw a calibration (zones, names, a metre grid from the homography) on a real frame.
@@ -192,56 +244,138 @@ fn detect(
     Ok(())
 }
 
-fn replay(
-    opts: ReplayOptions,
-    cal_path: PathBuf,
-    margs: ModelArgs,
-    smoke_model: Option<String>,
-) -> Result<()> {
-    let cal = Calibration::load(&cal_path)?;
-    let mut det = load_detector(&margs)?;
-    let mut smoke = match smoke_model {
+fn replay(args: ReplayArgs) -> Result<()> {
+    let start_unix = args
+        .start_time
+        .as_deref()
+        .map(|s| parse_rfc3339(s).map_err(|e| anyhow::anyhow!("--start-time: {e}")))
+        .transpose()?;
+    let cal = Calibration::load(&args.calibration)?;
+    let videos = expand_videos(&args.videos)?;
+    let mut det = load_detector(&args.model)?;
+    let mut smoke = match &args.smoke_model {
         Some(name) => Some(load_detector(&ModelArgs {
-            model: name,
+            model: name.clone(),
             threshold: None,
-            ..margs.clone()
+            ..args.model.clone()
         })?),
         None => None,
     };
-    std::fs::create_dir_all(&opts.out)
-        .with_context(|| format!("cannot create output folder {}", opts.out.display()))?;
-    let summary = pipeline::replay(&opts, &cal, &mut det, smoke.as_mut(), |a| {
-        println!("{}", a.summary())
-    })?;
-    let fps = summary.frames as f64 / summary.wall.as_secs_f64().max(1e-9);
-    eprintln!(
-        "replayed {} frames ({:.1} s of media) in {:.1} s ({:.1} frames/s), {} detections, {} alerts -> {}",
-        summary.frames,
-        summary.media_seconds,
-        summary.wall.as_secs_f64(),
-        fps,
-        summary.detected_frames,
-        summary.alerts.len(),
-        opts.out.join("alerts.jsonl").display()
-    );
-    eprintln!(
-        "median ms per detection: preprocess {:.2}, inference {:.2}, postprocess {:.2}",
-        summary.median_ms(|t| t.preprocess),
-        summary.median_ms(|t| t.inference),
-        summary.median_ms(|t| t.postprocess)
-    );
-    if summary.frames == 0 {
-        anyhow::bail!("{}: no frame could be decoded", opts.video.display());
+    // Ctrl-C (or SIGTERM) stops the replay at the next frame; the bundle is then marked incomplete.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())
+            .context("cannot install the signal handler")?;
     }
-    if let Some((read, announced)) = summary.truncated {
-        anyhow::bail!(
-            "{}: truncated: decoded {read} of the {announced} frames the file announces (stopped at {:.2} s); alerts up to there are in {}",
-            opts.video.display(),
-            summary.media_seconds,
-            opts.out.join("alerts.jsonl").display()
-        );
+    let several = videos.len() > 1;
+    let mut failures = Vec::new();
+    for video in &videos {
+        let out = if several {
+            args.out.join(
+                video
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "video".into()),
+            )
+        } else {
+            args.out.clone()
+        };
+        std::fs::create_dir_all(&out)
+            .with_context(|| format!("cannot create output folder {}", out.display()))?;
+        let opts = ReplayOptions {
+            video: video.clone(),
+            out: out.clone(),
+            detect_fps: args.detect_fps,
+            max_frames: args.max_frames,
+            progress: !args.quiet,
+            start_unix,
+            clip_before_s: args.clip_before.max(0.0),
+            clip_after_s: args.clip_after.max(0.0),
+            blur: if args.blur == "persons" {
+                Blur::Persons
+            } else {
+                Blur::None
+            },
+            overwrite: args.overwrite,
+            threads: args.model.threads,
+        };
+        let started = std::time::Instant::now();
+        match pipeline::replay(&opts, &cal, &mut det, smoke.as_mut(), &stop, |a| {
+            println!("{}", a.summary())
+        }) {
+            Ok(summary) => {
+                let wall = started.elapsed().as_secs_f64();
+                eprintln!(
+                    "{}: {} frames ({:.1} s of media) in {:.1} s ({:.1} frames/s), {} detections, {} alerts -> {}",
+                    video.display(),
+                    summary.frames,
+                    summary.media_seconds,
+                    wall,
+                    summary.frames as f64 / wall.max(1e-9),
+                    summary.detected_frames,
+                    summary.alerts.len(),
+                    out.display()
+                );
+                eprintln!(
+                    "median ms per detection: preprocess {:.2}, inference {:.2}, postprocess {:.2}",
+                    summary.median_ms(|t| t.preprocess),
+                    summary.median_ms(|t| t.inference),
+                    summary.median_ms(|t| t.postprocess)
+                );
+                if summary.frames == 0 {
+                    failures.push(format!("{}: no frame could be decoded", video.display()));
+                } else if let Some((read, announced)) = summary.truncated {
+                    failures.push(format!(
+                        "{}: truncated: decoded {read} of the {announced} frames the file announces (stopped at {:.2} s); the bundle in {} covers what was readable",
+                        video.display(),
+                        summary.media_seconds,
+                        out.display()
+                    ));
+                }
+            }
+            Err(e) => failures.push(format!("{}: {e}", video.display())),
+        }
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            failures.push(format!(
+                "interrupted: the bundle in {} is incomplete",
+                out.display()
+            ));
+            break;
+        }
     }
-    Ok(())
+    match failures.len() {
+        0 => Ok(()),
+        1 => Err(anyhow::anyhow!("{}", failures[0])),
+        n => Err(anyhow::anyhow!(
+            "{n} of {} replays failed:\n  {}",
+            videos.len(),
+            failures.join("\n  ")
+        )),
+    }
+}
+
+fn verify(bundle: &std::path::Path) -> Result<ExitCode> {
+    use streetwatch::bundle::Verdict;
+    Ok(match streetwatch::bundle::verify(bundle)? {
+        Verdict::Intact {
+            files,
+            truncated_source,
+        } => {
+            println!("{}: intact ({files} files verified)", bundle.display());
+            if truncated_source {
+                println!("note: the source video was truncated; the bundle covers what was readable (see manifest.json source)");
+            }
+            ExitCode::SUCCESS
+        }
+        Verdict::Incomplete { reason } => {
+            println!("{}: INCOMPLETE: {reason}", bundle.display());
+            ExitCode::from(2)
+        }
+        Verdict::Corrupt { problem } => {
+            println!("{}: FAILED: {problem}", bundle.display());
+            ExitCode::from(1)
+        }
+    })
 }
 
 fn check(path: &std::path::Path) -> Result<()> {
@@ -358,34 +492,11 @@ fn main() -> ExitCode {
             every,
             max_frames,
         } => detect(input, model, annotated, every, max_frames),
-        Command::Replay {
-            video,
-            calibration,
-            out,
-            model,
-            detect_fps,
-            max_frames,
-            quiet,
-            start_time,
-            smoke_model,
-        } => start_time
-            .map(|s| parse_rfc3339(&s).map_err(|e| anyhow::anyhow!("--start-time: {e}")))
-            .transpose()
-            .and_then(|start_unix| {
-                replay(
-                    ReplayOptions {
-                        video,
-                        out,
-                        detect_fps,
-                        max_frames,
-                        progress: !quiet,
-                        start_unix,
-                    },
-                    calibration,
-                    model,
-                    smoke_model,
-                )
-            }),
+        Command::Replay(args) => replay(args),
+        Command::Verify { bundle } => match verify(&bundle) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
         Command::Check { calibration } => check(&calibration),
         Command::Calibrate {
             calibration,

@@ -31,6 +31,14 @@ pub struct ReplayOptions {
     pub progress: bool,
     /// Wall-clock time of the footage's first frame (Unix seconds), for schedules and alert times.
     pub start_unix: Option<f64>,
+    /// Seconds of original frames before and after an episode's confirmation in its clip.
+    pub clip_before_s: f64,
+    pub clip_after_s: f64,
+    pub blur: Blur,
+    /// Replace a bundle already in `out`.
+    pub overwrite: bool,
+    /// Inference threads (recorded in the manifest).
+    pub threads: usize,
 }
 
 /// What a replay did.
@@ -93,7 +101,10 @@ pub struct AlertMaker {
     pub calibration: CalibrationIdentity,
     pub source: String,
     pub start_unix: Option<f64>,
+    /// When set, ids are derived from this seed and the event (replay); otherwise from the clock.
+    pub id_seed: Option<Vec<u8>>,
     episode_ids: BTreeMap<u64, String>,
+    messages: u64,
 }
 
 impl AlertMaker {
@@ -114,14 +125,34 @@ impl AlertMaker {
             },
             source,
             start_unix,
+            id_seed: None,
             episode_ids: BTreeMap::new(),
+            messages: 0,
         }
     }
 
     pub fn make(&mut self, ev: &LifecycleEvent, cal: &Calibration, frame_index: u64) -> Alert {
         let obs = &ev.observation;
         let zone = &cal.zones[obs.zone];
-        let id = uuid::Uuid::now_v7().to_string();
+        self.messages += 1;
+        let id = match &self.id_seed {
+            Some(seed) => {
+                let millis = ((self.start_unix.unwrap_or(0.0) + ev.at) * 1000.0)
+                    .round()
+                    .max(0.0) as u64;
+                let phase = format!("{:?}", ev.phase);
+                replay_uuid(
+                    seed,
+                    millis,
+                    &[
+                        &ev.episode.to_le_bytes(),
+                        phase.as_bytes(),
+                        &self.messages.to_le_bytes(),
+                    ],
+                )
+            }
+            None => uuid::Uuid::now_v7().to_string(),
+        };
         let episode_id = self
             .episode_ids
             .entry(ev.episode)
@@ -163,6 +194,7 @@ impl AlertMaker {
             source: self.source.clone(),
             frame_index,
             snapshot: None,
+            snapshot_original: None,
             model: self.model.clone(),
             calibration: self.calibration.clone(),
         }
@@ -227,13 +259,90 @@ impl Analytics {
     }
 }
 
+/// Privacy blurring for bundles meant to be shared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Blur {
+    #[default]
+    None,
+    /// Blur every detected or tracked person in annotated snapshots and clips.
+    Persons,
+}
+
+impl Blur {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Blur::None => "none",
+            Blur::Persons => "persons",
+        }
+    }
+}
+
+/// Blurs the given boxes of an image in place.
+pub fn blur_boxes(img: &mut Mat, boxes: &[crate::geometry::BBox]) -> Result<()> {
+    use opencv::core::{Rect, Size};
+    use opencv::prelude::*;
+    if boxes.is_empty() {
+        return Ok(());
+    }
+    let (w, h) = (img.cols(), img.rows());
+    let mut blurred = Mat::default();
+    opencv::imgproc::gaussian_blur_def(img, &mut blurred, Size::new(0, 0), 12.0)?;
+    for b in boxes {
+        let b = b.clip(w as f32, h as f32);
+        let r = Rect::new(
+            b.x1 as i32,
+            b.y1 as i32,
+            (b.x2 - b.x1).ceil() as i32,
+            (b.y2 - b.y1).ceil() as i32,
+        );
+        let r = Rect::new(
+            r.x,
+            r.y,
+            r.width.min(w - r.x).max(0),
+            r.height.min(h - r.y).max(0),
+        );
+        if r.width > 0 && r.height > 0 {
+            let src = blurred.roi(r)?;
+            let mut dst = img.roi_mut(r)?;
+            src.copy_to(&mut dst)?;
+        }
+    }
+    Ok(())
+}
+
+/// A clip being written: original frames around an episode's confirmation.
+struct OpenClip {
+    until: f64,
+    writer: opencv::videoio::VideoWriter,
+}
+
+/// Deterministic, time-ordered UUIDv7: the timestamp is the event's (wall-clock or media) time,
+/// the random bits a hash of the inputs and the event, so that replays repeat their ids.
+pub fn replay_uuid(seed: &[u8], millis: u64, parts: &[&[u8]]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(seed);
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    let d = h.finalize();
+    let mut rand = [0u8; 10];
+    rand.copy_from_slice(&d[..10]);
+    uuid::Builder::from_unix_timestamp_millis(millis, &rand)
+        .into_uuid()
+        .to_string()
+}
+
 pub fn replay(
     opts: &ReplayOptions,
     cal: &Calibration,
     det: &mut Detector,
     mut smoke_model: Option<&mut Detector>,
+    stop: &std::sync::atomic::AtomicBool,
     mut on_alert: impl FnMut(&Alert),
 ) -> Result<ReplaySummary> {
+    use crate::bundle::{self, Bundle, Identity, Manifest, Run, Settings, SourceInfo, Stop};
     cal.check_classes(&det.manifest().classes)?;
     let mut video = VideoFile::open(&opts.video)?;
     if video.width as u32 != cal.frame_width || video.height as u32 != cal.frame_height {
@@ -250,10 +359,154 @@ pub fn replay(
             ),
         ));
     }
-    let snapshots = opts.out.join("snapshots");
-    std::fs::create_dir_all(&snapshots).map_err(|e| Error::io(&snapshots, e))?;
-    let mut sink = JsonlSink::create(&opts.out.join("alerts.jsonl"))?;
+    bundle::prepare(&opts.out, opts.overwrite)?;
+    let source_sha = crate::model::sha256_file(&opts.video)?;
+    let source_size = std::fs::metadata(&opts.video)
+        .map_err(|e| Error::io(&opts.video, e))?
+        .len();
+    let settings = Settings {
+        detect_fps: opts.detect_fps,
+        start_time: opts
+            .start_unix
+            .map(|s| format_rfc3339(s, cal.utc_offset_min)),
+        clip_before_s: opts.clip_before_s,
+        clip_after_s: opts.clip_after_s,
+        blur: opts.blur.as_str().into(),
+        threads: opts.threads,
+    };
+    let mut bundle = Bundle::start(
+        &opts.out,
+        Manifest {
+            format: bundle::FORMAT.into(),
+            streetwatch_version: env!("CARGO_PKG_VERSION").into(),
+            complete: false,
+            stopped: None,
+            source: Some(SourceInfo {
+                file_name: opts
+                    .video
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                sha256: source_sha.clone(),
+                size: source_size,
+                duration_s: 0.0,
+                frames_decoded: 0,
+                frames_announced: video.frame_count,
+                fps: video.fps,
+                width: video.width,
+                height: video.height,
+                truncated: false,
+            }),
+            model: Identity {
+                name: det.manifest().name.clone(),
+                sha256: det.model.sha256.clone(),
+            },
+            calibration: Identity {
+                name: cal
+                    .path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                sha256: cal.sha256.clone(),
+            },
+            settings: settings.clone(),
+            episodes: 0,
+            alerts: 0,
+            files: Default::default(),
+            withheld_originals: Default::default(),
+            run: Run {
+                id: uuid::Uuid::now_v7().to_string(),
+                created: format_rfc3339(
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_secs_f64())
+                        .unwrap_or(0.0),
+                    cal.utc_offset_min,
+                ),
+            },
+        },
+    )?;
+    let mut summary = ReplaySummary::default();
+    let mut clips_made: Vec<String> = Vec::new();
+    let result = replay_frames(
+        opts,
+        cal,
+        det,
+        &mut smoke_model,
+        stop,
+        &mut on_alert,
+        &mut video,
+        &mut bundle,
+        &mut summary,
+        &mut clips_made,
+        &source_sha,
+        &settings,
+    );
+    // Whatever happened, leave a manifest that says how far the replay got.
+    let stopped = match &result {
+        Ok(None) => None,
+        Ok(Some(reason)) => Some(Stop {
+            reason: reason.clone(),
+            media_s: video.last_time(),
+            frames: video.frames_read(),
+        }),
+        Err(e) => Some(Stop {
+            reason: format!("error: {e}"),
+            media_s: video.last_time(),
+            frames: video.frames_read(),
+        }),
+    };
+    summary.media_seconds = video.last_time();
+    summary.wall = std::time::Duration::ZERO;
+    if opts.max_frames == 0 && stopped.is_none() {
+        summary.truncated = video.truncated();
+    }
+    if let Some(src) = bundle.manifest.source.as_mut() {
+        src.duration_s = (video.last_time() * 1000.0).round() / 1000.0;
+        src.frames_decoded = video.frames_read();
+        src.truncated = summary.truncated.is_some();
+    }
+    bundle.manifest.alerts = summary.alerts.len();
+    bundle.manifest.episodes = summary
+        .alerts
+        .iter()
+        .map(|a| &a.episode_id)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    bundle.manifest.complete = stopped.is_none();
+    bundle.manifest.stopped = stopped.clone();
+    let finished = (|| -> Result<()> {
+        let report = crate::report::render(&bundle.manifest, &summary.alerts, &clips_made);
+        let path = opts.out.join("report.html");
+        std::fs::write(&path, report).map_err(|e| Error::io(&path, e))?;
+        bundle.finish(stopped.is_none(), stopped.clone())
+    })();
+    result?;
+    finished?;
+    Ok(summary)
+}
 
+/// The frame loop of `replay`; returns why it stopped early, if it did.
+#[allow(clippy::too_many_arguments)]
+fn replay_frames(
+    opts: &ReplayOptions,
+    cal: &Calibration,
+    det: &mut Detector,
+    smoke_model: &mut Option<&mut Detector>,
+    stop: &std::sync::atomic::AtomicBool,
+    on_alert: &mut impl FnMut(&Alert),
+    video: &mut VideoFile,
+    bundle: &mut crate::bundle::Bundle,
+    summary: &mut ReplaySummary,
+    clips_made: &mut Vec<String>,
+    source_sha: &str,
+    settings: &crate::bundle::Settings,
+) -> Result<Option<String>> {
+    use opencv::prelude::*;
+    use std::collections::VecDeque;
+    let snapshots = opts.out.join("snapshots");
+    let clips_dir = opts.out.join("clips");
+    let mut sink = JsonlSink::create(&opts.out.join("alerts.jsonl"))?;
     let bar = if opts.progress {
         ProgressBar::with_draw_target(Some(video.frame_count), ProgressDrawTarget::stderr())
     } else {
@@ -263,13 +516,27 @@ pub fn replay(
         ProgressStyle::with_template("{bar:30} {pos}/{len} frames  {per_sec}  ETA {eta}  {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-
     // The tracker's low-score stage needs detections below the model's own threshold.
     let model_threshold = det.threshold;
     det.threshold = TRACK_LOW_SCORE.min(model_threshold);
     let mut analytics = Analytics::new(cal, det)?;
-    let mut maker = AlertMaker::new(cal, det, opts.video.display().to_string(), opts.start_unix);
-    let mut summary = ReplaySummary::default();
+    let mut maker = AlertMaker::new(
+        cal,
+        det,
+        video
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        opts.start_unix,
+    );
+    let seed = format!(
+        "{source_sha}|{}|{}|{:?}",
+        det.model.sha256,
+        cal.sha256,
+        serde_json::to_string(settings).unwrap_or_default()
+    );
+    maker.id_seed = Some(seed.into_bytes());
     let period = if opts.detect_fps > 0.0 {
         1.0 / opts.detect_fps
     } else {
@@ -277,32 +544,121 @@ pub fn replay(
     };
     let mut next_due = 0.0f64;
     let started = Instant::now();
-    let mut last_frame: Option<(Mat, u64, f64)> = None;
+    let mut ring: VecDeque<(f64, Mat, Vec<crate::geometry::BBox>)> = VecDeque::new();
+    let mut open_clips: Vec<OpenClip> = Vec::new();
+    let mut people: Vec<crate::geometry::BBox> = Vec::new();
+    let mut last: Option<(Mat, u64, f64)> = None;
+    let fps = if video.fps > 0.0 { video.fps } else { 10.0 };
+    let size = opencv::core::Size::new(video.width, video.height);
+    let blur = opts.blur;
 
     let mut emit = |events: Vec<LifecycleEvent>,
                     frame: &Mat,
                     index: u64,
                     t: f64,
                     tracker: &Tracker,
-                    summary: &mut ReplaySummary|
+                    people: &[crate::geometry::BBox],
+                    ring: &VecDeque<(f64, Mat, Vec<crate::geometry::BBox>)>,
+                    open_clips: &mut Vec<OpenClip>,
+                    summary: &mut ReplaySummary,
+                    clips_made: &mut Vec<String>,
+                    bundle: &mut crate::bundle::Bundle|
      -> Result<()> {
         for ev in events {
             let mut alert = maker.make(&ev, cal, index);
+            let stem = format!(
+                "{}-{}",
+                alert.id,
+                format!("{:?}", alert.phase).to_lowercase()
+            );
+            // The original frame, lossless; withheld (hash only) when blurring for sharing.
+            let original = format!("snapshots/{stem}.png");
+            match blur {
+                Blur::None => {
+                    annotate::write_png(&opts.out.join(&original), frame)?;
+                    alert.snapshot_original = Some(original);
+                }
+                Blur::Persons => {
+                    let png = annotate::encode_png(frame)?;
+                    bundle
+                        .manifest
+                        .withheld_originals
+                        .insert(original, crate::model::sha256_bytes(&png));
+                }
+            }
             let mut img = frame.clone();
+            if blur == Blur::Persons {
+                blur_boxes(&mut img, people)?;
+            }
             annotate::draw_alert(&mut img, cal, tracker.tracks(), t, &alert)?;
-            let name = format!("{}-{:?}.jpg", alert.id, alert.phase).to_lowercase();
-            annotate::write_jpeg(&snapshots.join(&name), &img)?;
-            alert.snapshot = Some(format!("snapshots/{name}"));
+            let annotated = format!("snapshots/{stem}.annotated.jpg");
+            annotate::write_jpeg(&opts.out.join(&annotated), &img)?;
+            alert.snapshot = Some(annotated);
+            if ev.phase == Phase::Start && opts.clip_before_s + opts.clip_after_s > 0.0 {
+                let path = clips_dir.join(format!("{}.avi", alert.episode_id));
+                let fourcc = opencv::videoio::VideoWriter::fourcc('M', 'J', 'P', 'G')?;
+                let mut writer = opencv::videoio::VideoWriter::new_with_backend(
+                    &path,
+                    opencv::videoio::CAP_OPENCV_MJPEG,
+                    fourcc,
+                    fps,
+                    size,
+                    true,
+                )?;
+                if !writer.is_opened()? {
+                    return Err(Error::io(
+                        &path,
+                        std::io::Error::other("OpenCV cannot write this clip"),
+                    ));
+                }
+                for (_, f, boxes) in ring.iter() {
+                    write_clip_frame(&mut writer, f, boxes, blur)?;
+                }
+                open_clips.push(OpenClip {
+                    until: t + opts.clip_after_s,
+                    writer,
+                });
+                clips_made.push(alert.episode_id.clone());
+            }
             sink.write(&alert)?;
             bar.suspend(|| on_alert(&alert));
             summary.alerts.push(alert);
         }
+        let _ = snapshots.as_path();
         Ok(())
     };
 
+    let mut stopped = None;
     while let Some(frame) = video.read()? {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            stopped = Some("interrupted".to_string());
+            break;
+        }
         summary.frames += 1;
         bar.inc(1);
+        // Clips in progress take every original frame.
+        for c in open_clips.iter_mut() {
+            write_clip_frame(&mut c.writer, &frame.image, &people, blur)?;
+        }
+        let mut closing = Vec::new();
+        for (i, c) in open_clips.iter().enumerate() {
+            if frame.time >= c.until {
+                closing.push(i);
+            }
+        }
+        for i in closing.into_iter().rev() {
+            let mut c = open_clips.remove(i);
+            c.writer.release()?;
+        }
+        if opts.clip_before_s > 0.0 {
+            ring.push_back((frame.time, frame.image.clone(), people.clone()));
+            while ring
+                .front()
+                .is_some_and(|(t, _, _)| frame.time - t > opts.clip_before_s)
+            {
+                ring.pop_front();
+            }
+        }
         // A small tolerance keeps the schedule on frames whose timestamps are rounded.
         if frame.time + 1e-6 >= next_due {
             next_due = if period > 0.0 {
@@ -322,34 +678,89 @@ pub fn replay(
                 .map(|s| LocalTime::from_unix(s + frame.time, cal.utc_offset_min));
             let events =
                 analytics.step(cal, frame.time, local, &frame.image, &dets, &smoke_dets)?;
+            if blur == Blur::Persons {
+                people = dets
+                    .iter()
+                    .filter(|d| d.class == "person")
+                    .map(|d| d.bbox)
+                    .collect();
+                people.extend(
+                    analytics
+                        .tracker
+                        .tracks()
+                        .iter()
+                        .filter(|t| t.class == "person" && t.is_current(frame.time))
+                        .map(|t| t.bbox),
+                );
+            }
+            // Clips started now: the ring already holds this frame; do not write it twice.
+            let before = open_clips.len();
             emit(
                 events,
                 &frame.image,
                 frame.index,
                 frame.time,
                 &analytics.tracker,
-                &mut summary,
+                &people,
+                &ring,
+                &mut open_clips,
+                summary,
+                clips_made,
+                bundle,
             )?;
+            if opts.clip_before_s <= 0.0 {
+                for c in open_clips[before..].iter_mut() {
+                    write_clip_frame(&mut c.writer, &frame.image, &people, blur)?;
+                }
+            }
             bar.set_message(format!("{} alerts", summary.alerts.len()));
         }
-        let stop = opts.max_frames > 0 && summary.frames >= opts.max_frames;
-        last_frame = Some((frame.image, frame.index, frame.time));
-        if stop {
+        let at_limit = opts.max_frames > 0 && summary.frames >= opts.max_frames;
+        last = Some((frame.image, frame.index, frame.time));
+        if at_limit {
             break;
         }
     }
-    // The footage ended: close the open episodes on its last frame.
-    if let Some((img, index, t)) = last_frame {
+    // The footage ended (or the run stopped): close the open episodes on the last frame.
+    if let Some((img, index, t)) = last {
         let events = analytics.episodes.finish(t);
-        emit(events, &img, index, t, &analytics.tracker, &mut summary)?;
+        emit(
+            events,
+            &img,
+            index,
+            t,
+            &analytics.tracker,
+            &people,
+            &ring,
+            &mut open_clips,
+            summary,
+            clips_made,
+            bundle,
+        )?;
+    }
+    for mut c in open_clips {
+        c.writer.release()?;
     }
     det.threshold = model_threshold;
     bar.finish_and_clear();
     sink.finish()?;
-    summary.media_seconds = video.last_time();
     summary.wall = started.elapsed();
-    if opts.max_frames == 0 {
-        summary.truncated = video.truncated();
+    Ok(stopped)
+}
+
+fn write_clip_frame(
+    w: &mut opencv::videoio::VideoWriter,
+    frame: &Mat,
+    people: &[crate::geometry::BBox],
+    blur: Blur,
+) -> Result<()> {
+    use opencv::prelude::*;
+    if blur == Blur::Persons && !people.is_empty() {
+        let mut copy = frame.clone();
+        blur_boxes(&mut copy, people)?;
+        w.write(&copy)?;
+    } else {
+        w.write(frame)?;
     }
-    Ok(summary)
+    Ok(())
 }

@@ -1,0 +1,347 @@
+//! Evidence bundles: the folder `replay` writes for an enforcement case — alerts, original and
+//! annotated snapshots, clips, a report and a manifest with the sha256 of every file — and
+//! `verify`, which recomputes those hashes.
+//!
+//! Layout:
+//! ```text
+//! manifest.json            identity of source, model, calibration, settings; sha256 of every file
+//! alerts.jsonl             the alert payloads, one per line (as the live service publishes them)
+//! report.html              one self-contained page: timeline and episodes with their snapshots
+//! snapshots/<id>-<phase>.png            original frame (lossless) at start and end
+//! snapshots/<id>-<phase>.annotated.jpg  the same frame with zones, boxes, ids and dwell drawn
+//! clips/<episode id>.avi                original frames around the confirmation (MJPEG)
+//! ```
+//! Everything but the manifest's `run` field is a function of the inputs and settings, so two
+//! replays of the same footage give byte-identical alerts and manifests.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::sha256_file;
+
+pub const MANIFEST: &str = "manifest.json";
+/// The manifest's own sha256, so that an altered manifest is detected too.
+pub const MANIFEST_SHA: &str = "manifest.json.sha256";
+pub const FORMAT: &str = "streetwatch-bundle/1";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileEntry {
+    pub sha256: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SourceInfo {
+    pub file_name: String,
+    pub sha256: String,
+    pub size: u64,
+    /// Media duration of what was decoded, seconds.
+    pub duration_s: f64,
+    pub frames_decoded: u64,
+    /// Frames the container announces (0 when unknown).
+    pub frames_announced: u64,
+    pub fps: f64,
+    pub width: i32,
+    pub height: i32,
+    /// Set when the file ends before the frames it announces: the bundle covers what was readable.
+    pub truncated: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Identity {
+    pub name: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Settings {
+    pub detect_fps: f64,
+    pub start_time: Option<String>,
+    pub clip_before_s: f64,
+    pub clip_after_s: f64,
+    /// `none`, `persons`.
+    pub blur: String,
+    pub threads: usize,
+}
+
+/// Where and why a replay stopped before the end of its source.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Stop {
+    pub reason: String,
+    pub media_s: f64,
+    pub frames: u64,
+}
+
+/// The one field that differs between two runs on the same inputs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Run {
+    pub id: String,
+    pub created: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub format: String,
+    pub streetwatch_version: String,
+    /// False while the replay runs and when it was interrupted.
+    pub complete: bool,
+    pub stopped: Option<Stop>,
+    pub source: Option<SourceInfo>,
+    pub model: Identity,
+    pub calibration: Identity,
+    pub settings: Settings,
+    pub episodes: usize,
+    pub alerts: usize,
+    /// sha256 and size of every file in the bundle but the manifest.
+    pub files: BTreeMap<String, FileEntry>,
+    /// With blurring: sha256 of the original (unblurred) content that is not in the bundle.
+    pub withheld_originals: BTreeMap<String, String>,
+    pub run: Run,
+}
+
+impl Manifest {
+    pub fn load(bundle: &Path) -> Result<Manifest> {
+        let path = bundle.join(MANIFEST);
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        serde_json::from_str(&text).map_err(|e| Error::config(&path, Some(e.line()), e.to_string()))
+    }
+
+    /// Writes the manifest and its sha256 file atomically: both are written to temporary files
+    /// (fsync'd) before either is renamed into place, so a full disk leaves the previous pair.
+    pub fn write(&self, bundle: &Path) -> Result<()> {
+        let path = bundle.join(MANIFEST);
+        let sha_path = bundle.join(MANIFEST_SHA);
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| Error::io(&path, std::io::Error::other(e)))?
+            + "\n";
+        let line = format!(
+            "{}  {MANIFEST}\n",
+            crate::model::sha256_bytes(text.as_bytes())
+        );
+        let tmp = bundle.join(".manifest.json.tmp");
+        let sha_tmp = bundle.join(".manifest.json.sha256.tmp");
+        for (p, content) in [(&tmp, text.as_bytes()), (&sha_tmp, line.as_bytes())] {
+            let mut f = File::create(p).map_err(|e| Error::io(p, e))?;
+            f.write_all(content).map_err(|e| Error::io(p, e))?;
+            f.sync_all().map_err(|e| Error::io(p, e))?;
+        }
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+        std::fs::rename(&sha_tmp, &sha_path).map_err(|e| Error::io(&sha_path, e))
+    }
+}
+
+/// Bundle content that streetwatch owns (removed by `--overwrite`).
+const OWNED: &[&str] = &[
+    MANIFEST,
+    MANIFEST_SHA,
+    "alerts.jsonl",
+    "report.html",
+    "snapshots",
+    "clips",
+    ".manifest.json.tmp",
+    ".manifest.json.sha256.tmp",
+];
+
+/// Prepares an output folder: refuses one that already holds a bundle unless `overwrite`.
+pub fn prepare(out: &Path, overwrite: bool) -> Result<()> {
+    let holds = OWNED.iter().any(|f| out.join(f).exists());
+    if holds && !overwrite {
+        return Err(Error::Video {
+            path: out.to_path_buf(),
+            message:
+                "already holds a bundle (or part of one); choose another --out or pass --overwrite"
+                    .into(),
+        });
+    }
+    if holds {
+        for f in OWNED {
+            let p = out.join(f);
+            let r = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+            match r {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(&p, e)),
+            }
+        }
+    }
+    for d in ["snapshots", "clips"] {
+        let p = out.join(d);
+        std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+    }
+    Ok(())
+}
+
+/// Relative paths (with `/`) of every file below `root`, sorted.
+pub fn list_files(root: &Path) -> Result<Vec<String>> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
+        for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+            let entry = entry.map_err(|e| Error::io(dir, e))?;
+            let p = entry.path();
+            if p.is_dir() {
+                walk(root, &p, out)?;
+            } else {
+                let rel = p.strip_prefix(root).unwrap_or(&p);
+                out.push(
+                    rel.components()
+                        .map(|c| c.as_os_str().to_string_lossy())
+                        .collect::<Vec<_>>()
+                        .join("/"),
+                );
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+/// Hashes every file of the bundle but the manifest.
+pub fn hash_files(bundle: &Path) -> Result<BTreeMap<String, FileEntry>> {
+    let mut files = BTreeMap::new();
+    for rel in list_files(bundle)? {
+        if rel == MANIFEST || rel == MANIFEST_SHA || rel.starts_with(".manifest") {
+            continue;
+        }
+        let p = bundle.join(&rel);
+        let size = std::fs::metadata(&p).map_err(|e| Error::io(&p, e))?.len();
+        files.insert(
+            rel,
+            FileEntry {
+                sha256: sha256_file(&p)?,
+                size,
+            },
+        );
+    }
+    Ok(files)
+}
+
+/// The outcome of `verify`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Every file is present and matches; the replay finished.
+    Intact {
+        files: usize,
+        truncated_source: bool,
+    },
+    /// The files match, but the replay did not finish (interrupted, or never got to write its
+    /// final manifest).
+    Incomplete { reason: String },
+    /// The first problem found.
+    Corrupt { problem: String },
+}
+
+pub fn verify(bundle: &Path) -> Result<Verdict> {
+    if !bundle.join(MANIFEST).is_file() {
+        if bundle.join("alerts.jsonl").is_file() {
+            return Ok(Verdict::Incomplete {
+                reason: "no manifest.json: the replay did not get to write one".into(),
+            });
+        }
+        return Err(Error::io(
+            bundle.join(MANIFEST),
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        ));
+    }
+    let sha_path = bundle.join(MANIFEST_SHA);
+    let Ok(recorded) = std::fs::read_to_string(&sha_path) else {
+        return Ok(Verdict::Corrupt {
+            problem: format!("missing file {MANIFEST_SHA}"),
+        });
+    };
+    let actual = sha256_file(&bundle.join(MANIFEST))?;
+    let recorded = recorded.split_whitespace().next().unwrap_or("").to_string();
+    if recorded.len() != 64 || !recorded.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Ok(Verdict::Corrupt {
+            problem: format!("{MANIFEST_SHA} was altered: it holds no sha256"),
+        });
+    }
+    if recorded != actual {
+        return Ok(Verdict::Corrupt {
+            problem: format!(
+                "{MANIFEST} was altered: sha256 {actual}, {MANIFEST_SHA} says {recorded}"
+            ),
+        });
+    }
+    let m = Manifest::load(bundle)?;
+    for (rel, entry) in &m.files {
+        let p = bundle.join(rel);
+        if !p.is_file() {
+            return Ok(Verdict::Corrupt {
+                problem: format!("missing file {rel}"),
+            });
+        }
+        let sha = sha256_file(&p)?;
+        if sha != entry.sha256 {
+            return Ok(Verdict::Corrupt {
+                problem: format!(
+                    "{rel} was altered: sha256 {sha}, the manifest says {}",
+                    entry.sha256
+                ),
+            });
+        }
+    }
+    // An unfinished replay may have written files its manifest does not list yet.
+    if !m.complete {
+        let reason = match &m.stopped {
+            Some(s) => format!(
+                "{} at {:.2} s of media after {} frames",
+                s.reason, s.media_s, s.frames
+            ),
+            None => "the replay did not finish (no final manifest)".into(),
+        };
+        return Ok(Verdict::Incomplete { reason });
+    }
+    for rel in list_files(bundle)? {
+        if rel != MANIFEST
+            && rel != MANIFEST_SHA
+            && !rel.starts_with(".manifest")
+            && !m.files.contains_key(&rel)
+        {
+            return Ok(Verdict::Corrupt {
+                problem: format!("extra file {rel} is not in the manifest"),
+            });
+        }
+    }
+    Ok(Verdict::Intact {
+        files: m.files.len() + 2,
+        truncated_source: m.source.as_ref().is_some_and(|s| s.truncated),
+    })
+}
+
+/// A bundle being written.
+pub struct Bundle {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+}
+
+impl Bundle {
+    /// Starts a bundle: writes an incomplete manifest first, so that a replay killed midway
+    /// leaves a bundle that `verify` reports as incomplete.
+    pub fn start(dir: &Path, manifest: Manifest) -> Result<Bundle> {
+        let b = Bundle {
+            dir: dir.to_path_buf(),
+            manifest,
+        };
+        b.manifest.write(&b.dir)?;
+        Ok(b)
+    }
+
+    /// Records where the replay got to and hashes every file; `complete` marks a finished run.
+    pub fn finish(&mut self, complete: bool, stopped: Option<Stop>) -> Result<()> {
+        self.manifest.complete = complete;
+        self.manifest.stopped = stopped;
+        self.manifest.files = hash_files(&self.dir)?;
+        self.manifest.write(&self.dir)
+    }
+}
