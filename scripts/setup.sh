@@ -173,6 +173,14 @@ if [ "$WITH_TEST" = 1 ]; then
   # Headless Chromium renders the bundles' report.html in the tests (with a CJK font for the
   # dispatch codes' names).
   apt_need chromium fonts-wqy-microhei
+  # Real services for the live tests: a Mosquitto broker and GStreamer's RTSP server (run with
+  # Debian's /usr/bin/python3, which has python3-gi).
+  apt_need mosquitto mosquitto-clients gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base \
+    gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  # The Debian package starts a system broker on port 1883; the tests start their own.
+  if command -v systemctl >/dev/null && systemctl is-active --quiet mosquitto 2>/dev/null; then
+    systemctl stop mosquitto || true
+  fi
   venv_need reference numpy==1.26.4 onnxruntime==$ORT_VERSION opencv-python-headless==4.10.0.84 >/dev/null
 fi
 

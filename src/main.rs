@@ -143,7 +143,42 @@ enum Command {
     Replay(ReplayArgs),
     /// Check an evidence bundle: recompute every hash. Exit 0 intact, 1 altered, 2 incomplete.
     Verify { bundle: PathBuf },
-    /// Validate a calibration file (zones, ground homography, schedules, dispatch codes).
+    /// Run the live service: cameras → detection → rules → alerts over MQTT.
+    Run {
+        /// Service configuration (TOML): cameras, MQTT broker, storage, metrics address.
+        #[arg(long)]
+        config: PathBuf,
+        /// ONNX Runtime shared library (default: $ORT_DYLIB_PATH, else the one setup installs).
+        #[arg(long)]
+        ort_lib: Option<PathBuf>,
+    },
+    /// The control room's terminal client: shows alerts as they arrive, drops repeats by id.
+    Subscribe {
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        #[arg(long, default_value_t = 1883)]
+        port: u16,
+        #[arg(long, env = "STREETWATCH_MQTT_USERNAME")]
+        username: Option<String>,
+        #[arg(long, env = "STREETWATCH_MQTT_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// Site to follow (`+` for all).
+        #[arg(long, default_value = "+")]
+        site: String,
+        /// Persistent session id: the broker keeps alerts for this subscriber while it is away.
+        #[arg(long, default_value = "streetwatch-subscriber")]
+        client_id: String,
+        /// Save each alert as DIR/<id>.json.
+        #[arg(long)]
+        save: Option<PathBuf>,
+        /// Exit after this many distinct alerts (0 = never).
+        #[arg(long, default_value_t = 0)]
+        count: usize,
+        /// Exit after this many seconds (0 = never).
+        #[arg(long, default_value_t = 0.0)]
+        timeout: f64,
+    },
+    /// Validate a calibration file or a service configuration.
     Check { calibration: PathBuf },
     /// Draw a calibration (zones, names, a metre grid from the homography) on a real frame.
     Calibrate {
@@ -378,7 +413,139 @@ fn verify(bundle: &std::path::Path) -> Result<ExitCode> {
     })
 }
 
+fn run_service(path: &std::path::Path, ort_lib: Option<PathBuf>) -> Result<()> {
+    let cfg = streetwatch::config::ServiceConfig::load(path)?;
+    let det = load_detector(&ModelArgs {
+        model: cfg.model.clone(),
+        ort_lib,
+        threads: cfg.threads,
+        threshold: None,
+    })?;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    streetwatch::service::run(cfg, det, stop)?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn subscribe(
+    host: String,
+    port: u16,
+    login: Option<(String, String)>,
+    site: String,
+    client_id: String,
+    save: Option<PathBuf>,
+    count: usize,
+    timeout: f64,
+) -> Result<()> {
+    use rumqttc::{Event, MqttOptions, Packet, QoS};
+    if let Some(dir) = &save {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let mut o = MqttOptions::new(client_id, host.clone(), port);
+        o.set_clean_session(false);
+        o.set_keep_alive(std::time::Duration::from_secs(10));
+        o.set_max_packet_size(16 << 20, 16 << 20);
+        if let Some((u, p)) = login {
+            o.set_credentials(u, p);
+        }
+        let (client, mut el) = rumqttc::AsyncClient::new(o, 64);
+        let mut seen = std::collections::HashSet::new();
+        let deadline = (timeout > 0.0)
+            .then(|| std::time::Instant::now() + std::time::Duration::from_secs_f64(timeout));
+        let mut last_err = String::new();
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+            if left == Some(std::time::Duration::ZERO) {
+                anyhow::bail!(
+                    "timed out after {timeout} s with {} distinct alerts",
+                    seen.len()
+                );
+            }
+            let ev = match left {
+                Some(l) => match tokio::time::timeout(l, el.poll()).await {
+                    Ok(ev) => ev,
+                    Err(_) => continue,
+                },
+                None => el.poll().await,
+            };
+            match ev {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    eprintln!("connected to {host}:{port}");
+                    client
+                        .subscribe(format!("streetwatch/{site}/+/alerts"), QoS::AtLeastOnce)
+                        .await?;
+                    client
+                        .subscribe(format!("streetwatch/{site}/+/status"), QoS::AtLeastOnce)
+                        .await?;
+                    client
+                        .subscribe(format!("streetwatch/{site}/status"), QoS::AtLeastOnce)
+                        .await?;
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    if p.topic.ends_with("/alerts") {
+                        let Ok(alert) =
+                            serde_json::from_slice::<streetwatch::alert::Alert>(&p.payload)
+                        else {
+                            eprintln!("{}: not an alert payload", p.topic);
+                            continue;
+                        };
+                        if !seen.insert(alert.id.clone()) {
+                            continue; // a repeat (at-least-once delivery)
+                        }
+                        let wall = alert.confirmed_wall.clone().unwrap_or_default();
+                        println!("{} {}", wall, alert.summary());
+                        if let Some(dir) = &save {
+                            std::fs::write(dir.join(format!("{}.json", alert.id)), &p.payload[..])?;
+                        }
+                        if count > 0 && seen.len() >= count {
+                            return Ok(());
+                        }
+                    } else {
+                        println!("{} {}", p.topic, String::from_utf8_lossy(&p.payload));
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let msg = streetwatch::service::mqtt::explain(&e);
+                    if msg != last_err {
+                        eprintln!("broker {host}:{port}: {msg}; retrying");
+                        last_err = msg;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                }
+            }
+        }
+    })
+}
+
 fn check(path: &std::path::Path) -> Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if text.contains("[[cameras]]") {
+        let cfg = streetwatch::config::ServiceConfig::load(path)?;
+        println!(
+            "{}: ok: site {}, {} cameras, broker {}:{}",
+            path.display(),
+            cfg.site,
+            cfg.cameras.len(),
+            cfg.mqtt.host,
+            cfg.mqtt.port
+        );
+        for c in &cfg.cameras {
+            println!(
+                "  camera {} {} at {}/s, calibration {}",
+                c.id,
+                c.safe_url(),
+                c.detect_fps,
+                c.calibration.path.display()
+            );
+        }
+        return Ok(());
+    }
     let c = Calibration::load(path)?;
     println!(
         "{}: ok: camera {} at {} (grid cell {:?}), {}x{}",
@@ -498,6 +665,27 @@ fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Command::Check { calibration } => check(&calibration),
+        Command::Run { config, ort_lib } => run_service(&config, ort_lib),
+        Command::Subscribe {
+            host,
+            port,
+            username,
+            password,
+            site,
+            client_id,
+            save,
+            count,
+            timeout,
+        } => subscribe(
+            host,
+            port,
+            username.zip(password),
+            site,
+            client_id,
+            save,
+            count,
+            timeout,
+        ),
         Command::Calibrate {
             calibration,
             frame,

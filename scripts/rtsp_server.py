@@ -1,0 +1,61 @@
+#!/usr/bin/python3
+"""A local RTSP server for streetwatch's tests: serves video files, looped, in real time.
+
+    /usr/bin/python3 scripts/rtsp_server.py --port 8554 vtest=samples/vtest.avi bikes=samples/bikes.mp4
+
+serves rtsp://127.0.0.1:8554/vtest and rtsp://127.0.0.1:8554/bikes (H.264). Run it with Debian's
+python3 (it needs python3-gi and gir1.2-gst-rtsp-server-1.0). Binds to 127.0.0.1 only.
+"""
+import argparse
+import os
+import signal
+import sys
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+
+
+class LoopingFactory(GstRtspServer.RTSPMediaFactory):
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+        self.set_shared(True)
+
+    def do_create_element(self, url):
+        launch = (
+            f'( multifilesrc location="{self.path}" loop=true ! decodebin ! videoconvert ! '
+            "video/x-raw,format=I420 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=10 ! "
+            "rtph264pay name=pay0 pt=96 config-interval=1 )"
+        )
+        return Gst.parse_launch(launch)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, default=8554)
+    ap.add_argument("streams", nargs="+", help="NAME=FILE")
+    args = ap.parse_args()
+    Gst.init(None)
+    server = GstRtspServer.RTSPServer()
+    server.set_address("127.0.0.1")
+    server.set_service(str(args.port))
+    mounts = server.get_mount_points()
+    for s in args.streams:
+        name, path = s.split("=", 1)
+        if not os.path.isfile(path):
+            sys.exit(f"rtsp_server: no such file {path}")
+        mounts.add_factory("/" + name, LoopingFactory(os.path.abspath(path)))
+    if server.attach(None) == 0:
+        sys.exit(f"rtsp_server: cannot listen on 127.0.0.1:{args.port}")
+    loop = GLib.MainLoop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, sig, loop.quit)
+    print(f"rtsp_server: listening on rtsp://127.0.0.1:{args.port}/ ({', '.join(s.split('=')[0] for s in args.streams)})", flush=True)
+    loop.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,250 @@
+//! The service configuration (`streetwatch run --config FILE`): cameras, the MQTT broker, storage
+//! and the metrics address. Errors name the file, the line and the field; credentials never appear
+//! in messages or logs.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::calibration::Calibration;
+use crate::error::{line_of, toml_error, Error, Result};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCamera {
+    id: Spanned<String>,
+    /// `rtsp://…`, a video file (played in real time, looped) or a device number.
+    url: Spanned<String>,
+    calibration: Spanned<PathBuf>,
+    #[serde(default = "default_rate")]
+    detect_fps: f64,
+    #[serde(default = "yes")]
+    enabled: bool,
+}
+
+fn default_rate() -> f64 {
+    5.0
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttConfig {
+    pub host: String,
+    #[serde(default = "default_port")]
+    pub port: u16,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// PEM file of the CA that signed the broker's certificate: enables TLS.
+    #[serde(default)]
+    pub tls_ca: Option<PathBuf>,
+    #[serde(default = "default_keep_alive")]
+    pub keep_alive_s: u64,
+}
+
+fn default_port() -> u16 {
+    1883
+}
+
+fn default_keep_alive() -> u64 {
+    10
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Folder of the durable outbox, the alert log and snapshots.
+    pub dir: PathBuf,
+    /// Most alerts kept while the broker is unreachable; when full the oldest is dropped (and
+    /// counted), so that the newest cases always reach the control room.
+    #[serde(default = "default_outbox")]
+    pub max_outbox: usize,
+}
+
+fn default_outbox() -> usize {
+    10_000
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    site: String,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    threads: usize,
+    cameras: Vec<RawCamera>,
+    mqtt: MqttConfig,
+    storage: StorageConfig,
+    #[serde(default)]
+    metrics: Option<Spanned<String>>,
+    #[serde(default = "default_health")]
+    health_interval_s: f64,
+}
+
+fn default_health() -> f64 {
+    10.0
+}
+
+#[derive(Debug, Clone)]
+pub struct CameraConfig {
+    pub id: String,
+    pub url: String,
+    pub calibration: Calibration,
+    pub detect_fps: f64,
+}
+
+impl CameraConfig {
+    /// The URL with any password replaced, for logs and status messages.
+    pub fn safe_url(&self) -> String {
+        redact(&self.url)
+    }
+}
+
+/// Replaces the password of `scheme://user:password@host…` with `***`.
+pub fn redact(url: &str) -> String {
+    if let Some(scheme_end) = url.find("://") {
+        let rest = &url[scheme_end + 3..];
+        let host_start = rest.find('/').unwrap_or(rest.len());
+        if let Some(at) = rest[..host_start].rfind('@') {
+            let cred = &rest[..at];
+            let user = cred.split(':').next().unwrap_or("");
+            return format!("{}://{}:***@{}", &url[..scheme_end], user, &rest[at + 1..]);
+        }
+    }
+    url.to_string()
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub path: PathBuf,
+    pub site: String,
+    pub model: String,
+    pub threads: usize,
+    pub cameras: Vec<CameraConfig>,
+    pub mqtt: MqttConfig,
+    pub storage: StorageConfig,
+    pub metrics: Option<SocketAddr>,
+    pub health_interval_s: f64,
+}
+
+impl ServiceConfig {
+    pub fn load(path: &Path) -> Result<ServiceConfig> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let raw: RawConfig = toml::from_str(&text).map_err(|e| toml_error(path, &text, e))?;
+        let at = |span: std::ops::Range<usize>, msg: String| {
+            Error::config(path, Some(line_of(&text, span.start)), msg)
+        };
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut cameras = Vec::new();
+        for c in raw.cameras.into_iter().filter(|c| c.enabled) {
+            let id = c.id.get_ref().clone();
+            if id.is_empty() || id.contains(['/', '+', '#']) {
+                return Err(at(
+                    c.id.span(),
+                    format!("camera field id: '{id}' must be non-empty without / + #"),
+                ));
+            }
+            if cameras.iter().any(|x: &CameraConfig| x.id == id) {
+                return Err(at(
+                    c.id.span(),
+                    format!("camera field id: duplicate id '{id}'"),
+                ));
+            }
+            if c.url.get_ref().trim().is_empty() {
+                return Err(at(c.url.span(), format!("camera '{id}' field url: empty")));
+            }
+            if !(c.detect_fps > 0.0 && c.detect_fps <= 30.0) {
+                return Err(at(
+                    c.id.span(),
+                    format!("camera '{id}' field detect_fps: must be within (0, 30]"),
+                ));
+            }
+            let cal_path = base.join(c.calibration.get_ref());
+            if !cal_path.is_file() {
+                return Err(at(
+                    c.calibration.span(),
+                    format!(
+                        "camera '{id}' field calibration: no such file {}",
+                        cal_path.display()
+                    ),
+                ));
+            }
+            let calibration = Calibration::load(&cal_path)?;
+            cameras.push(CameraConfig {
+                id,
+                url: c.url.into_inner(),
+                calibration,
+                detect_fps: c.detect_fps,
+            });
+        }
+        if cameras.is_empty() {
+            return Err(Error::config(
+                path,
+                None,
+                "no enabled camera in [[cameras]]",
+            ));
+        }
+        let metrics = match &raw.metrics {
+            Some(m) => Some(m.get_ref().parse::<SocketAddr>().map_err(|e| {
+                at(
+                    m.span(),
+                    format!(
+                        "field metrics: '{}' is not an address like 127.0.0.1:9464 ({e})",
+                        m.get_ref()
+                    ),
+                )
+            })?),
+            None => None,
+        };
+        let mut storage = raw.storage;
+        storage.dir = base.join(&storage.dir);
+        let mut mqtt = raw.mqtt;
+        if let Some(ca) = &mqtt.tls_ca {
+            let p = base.join(ca);
+            if !p.is_file() {
+                return Err(Error::config(
+                    path,
+                    None,
+                    format!("field mqtt.tls_ca: no such file {}", p.display()),
+                ));
+            }
+            mqtt.tls_ca = Some(p);
+        }
+        Ok(ServiceConfig {
+            path: path.to_path_buf(),
+            site: raw.site,
+            model: raw.model.unwrap_or_else(|| "nanodet".into()),
+            threads: raw.threads,
+            cameras,
+            mqtt,
+            storage,
+            metrics,
+            health_interval_s: raw.health_interval_s.max(1.0),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("rtsp://admin:s3cret@10.0.0.5:554/ch1"),
+            "rtsp://admin:***@10.0.0.5:554/ch1"
+        );
+        assert_eq!(redact("rtsp://10.0.0.5/ch1"), "rtsp://10.0.0.5/ch1");
+        assert_eq!(redact("samples/vtest.avi"), "samples/vtest.avi");
+    }
+}

@@ -1,0 +1,256 @@
+//! Per-camera metrics, the Prometheus endpoint (`/metrics`, `/healthz`) and the health message.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::capture::Slot;
+use super::mqtt::MqttStats;
+use crate::config::ServiceConfig;
+use crate::outbox::Outbox;
+
+/// Inference latency histogram buckets, milliseconds.
+const BUCKETS: &[f64] = &[5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 640.0];
+
+#[derive(Default)]
+struct Cam {
+    analysed: u64,
+    lags: VecDeque<(std::time::Instant, f64)>,
+    inference_hist: Vec<u64>,
+    inference_sum: f64,
+}
+
+pub struct Metrics {
+    cameras: Vec<String>,
+    cams: Mutex<Vec<Cam>>,
+    outbox: Arc<Outbox>,
+    mqtt: Arc<MqttStats>,
+    slots: Mutex<Vec<Arc<Slot>>>,
+}
+
+fn quantile(v: &mut [f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
+impl Metrics {
+    pub fn new(cfg: &ServiceConfig, outbox: Arc<Outbox>, mqtt: Arc<MqttStats>) -> Metrics {
+        Metrics {
+            cameras: cfg.cameras.iter().map(|c| c.id.clone()).collect(),
+            cams: Mutex::new(
+                cfg.cameras
+                    .iter()
+                    .map(|_| Cam {
+                        inference_hist: vec![0; BUCKETS.len() + 1],
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            outbox,
+            mqtt,
+            slots: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn record(&self, cam: usize, lag_ms: f64, inference_ms: f64) {
+        let mut cams = self.cams.lock().unwrap_or_else(|p| p.into_inner());
+        let c = &mut cams[cam];
+        c.analysed += 1;
+        let now = std::time::Instant::now();
+        c.lags.push_back((now, lag_ms));
+        while c
+            .lags
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t).as_secs_f64() > 30.0)
+        {
+            c.lags.pop_front();
+        }
+        let b = BUCKETS
+            .iter()
+            .position(|&b| inference_ms <= b)
+            .unwrap_or(BUCKETS.len());
+        c.inference_hist[b] += 1;
+        c.inference_sum += inference_ms;
+    }
+
+    /// Health message: per camera, analysed fps and lag over the last 30 s, drops, reconnects.
+    pub fn health_json(&self, slots: &[Arc<Slot>]) -> String {
+        *self.slots.lock().unwrap_or_else(|p| p.into_inner()) = slots.to_vec();
+        let cams = self.cams.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = Vec::new();
+        for (i, c) in cams.iter().enumerate() {
+            let mut lags: Vec<f64> = c.lags.iter().map(|l| l.1).collect();
+            let span = c
+                .lags
+                .front()
+                .map(|(t, _)| t.elapsed().as_secs_f64())
+                .unwrap_or(0.0);
+            let fps = if span > 0.5 {
+                lags.len() as f64 / span
+            } else {
+                0.0
+            };
+            let s = &slots[i];
+            out.push(serde_json::json!({
+                "camera": self.cameras[i],
+                "online": s.online.load(Ordering::Relaxed),
+                "analysed_fps": (fps * 100.0).round() / 100.0,
+                "lag_ms_p50": quantile(&mut lags, 0.5).round(),
+                "lag_ms_p99": quantile(&mut lags, 0.99).round(),
+                "captured": s.captured.load(Ordering::Relaxed),
+                "dropped": s.dropped.load(Ordering::Relaxed),
+                "reconnects": s.reconnects.load(Ordering::Relaxed),
+                "inference_ms_mean": if c.analysed > 0 { (c.inference_sum / c.analysed as f64 * 10.0).round() / 10.0 } else { 0.0 },
+            }));
+        }
+        serde_json::json!({"cameras": out, "outbox_depth": self.outbox.depth(), "mqtt_connected": self.mqtt.connected.load(Ordering::Relaxed)}).to_string()
+    }
+
+    /// Prometheus text format.
+    pub fn render(&self) -> String {
+        let cams = self.cams.lock().unwrap_or_else(|p| p.into_inner());
+        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut s = String::new();
+        let mut line = |name: &str, help: &str, kind: &str, values: Vec<(String, f64)>| {
+            s.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+            for (labels, v) in values {
+                s.push_str(&format!("{name}{labels} {v}\n"));
+            }
+        };
+        let per = |f: &dyn Fn(usize) -> f64| -> Vec<(String, f64)> {
+            (0..self.cameras.len())
+                .map(|i| (format!("{{camera=\"{}\"}}", self.cameras[i]), f(i)))
+                .collect()
+        };
+        line(
+            "streetwatch_frames_analysed_total",
+            "Frames analysed per camera",
+            "counter",
+            per(&|i| cams[i].analysed as f64),
+        );
+        line(
+            "streetwatch_lag_ms",
+            "Capture-to-decision lag, median over 30 s",
+            "gauge",
+            per(&|i| {
+                let mut l: Vec<f64> = cams[i].lags.iter().map(|x| x.1).collect();
+                quantile(&mut l, 0.5)
+            }),
+        );
+        line(
+            "streetwatch_analysed_fps",
+            "Analysed frames per second over 30 s",
+            "gauge",
+            per(&|i| {
+                let span = cams[i]
+                    .lags
+                    .front()
+                    .map(|(t, _)| t.elapsed().as_secs_f64())
+                    .unwrap_or(0.0);
+                if span > 0.5 {
+                    cams[i].lags.len() as f64 / span
+                } else {
+                    0.0
+                }
+            }),
+        );
+        if slots.len() == self.cameras.len() {
+            line(
+                "streetwatch_frames_dropped_total",
+                "Frames replaced in the mailbox before analysis",
+                "counter",
+                per(&|i| slots[i].dropped.load(Ordering::Relaxed) as f64),
+            );
+            line(
+                "streetwatch_reconnects_total",
+                "Stream reconnect attempts",
+                "counter",
+                per(&|i| slots[i].reconnects.load(Ordering::Relaxed) as f64),
+            );
+            line(
+                "streetwatch_camera_online",
+                "1 when the camera streams",
+                "gauge",
+                per(&|i| {
+                    if slots[i].online.load(Ordering::Relaxed) {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                }),
+            );
+        }
+        let mut hist = String::from("# HELP streetwatch_inference_ms Inference latency\n# TYPE streetwatch_inference_ms histogram\n");
+        for (i, c) in cams.iter().enumerate() {
+            let mut cum = 0;
+            for (b, le) in BUCKETS.iter().enumerate() {
+                cum += c.inference_hist[b];
+                hist.push_str(&format!(
+                    "streetwatch_inference_ms_bucket{{camera=\"{}\",le=\"{le}\"}} {cum}\n",
+                    self.cameras[i]
+                ));
+            }
+            cum += c.inference_hist[BUCKETS.len()];
+            hist.push_str(&format!(
+                "streetwatch_inference_ms_bucket{{camera=\"{}\",le=\"+Inf\"}} {cum}\n",
+                self.cameras[i]
+            ));
+            hist.push_str(&format!(
+                "streetwatch_inference_ms_sum{{camera=\"{}\"}} {}\n",
+                self.cameras[i], c.inference_sum
+            ));
+            hist.push_str(&format!(
+                "streetwatch_inference_ms_count{{camera=\"{}\"}} {}\n",
+                self.cameras[i], c.analysed
+            ));
+        }
+        s.push_str(&hist);
+        s.push_str(&format!(
+            "# HELP streetwatch_outbox_depth Alerts not yet acknowledged by the broker\n# TYPE streetwatch_outbox_depth gauge\nstreetwatch_outbox_depth {}\n",
+            self.outbox.depth()
+        ));
+        s.push_str(&format!(
+            "# HELP streetwatch_outbox_dropped_total Alerts dropped because the outbox was full\n# TYPE streetwatch_outbox_dropped_total counter\nstreetwatch_outbox_dropped_total {}\n",
+            self.outbox.dropped.load(Ordering::Relaxed)
+        ));
+        s.push_str(&format!(
+            "# HELP streetwatch_mqtt_connected 1 when connected to the broker\n# TYPE streetwatch_mqtt_connected gauge\nstreetwatch_mqtt_connected {}\n",
+            self.mqtt.connected.load(Ordering::Relaxed) as u8
+        ));
+        s
+    }
+}
+
+/// A minimal HTTP/1.1 server for GET /metrics and GET /healthz.
+pub async fn serve(listener: tokio::net::TcpListener, m: Arc<Metrics>) {
+    loop {
+        let Ok((mut sock, _)) = listener.accept().await else {
+            continue;
+        };
+        let m = m.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 2048];
+            let n =
+                match tokio::time::timeout(std::time::Duration::from_secs(5), sock.read(&mut buf))
+                    .await
+                {
+                    Ok(Ok(n)) => n,
+                    _ => return,
+                };
+            let req = String::from_utf8_lossy(&buf[..n]);
+            let path = req.split_whitespace().nth(1).unwrap_or("/");
+            let (status, body, ctype) = match path {
+                "/metrics" => ("200 OK", m.render(), "text/plain; version=0.0.4"),
+                "/healthz" => ("200 OK", "ok\n".to_string(), "text/plain"),
+                _ => ("404 Not Found", "not found\n".to_string(), "text/plain"),
+            };
+            let resp = format!("HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            let _ = sock.write_all(resp.as_bytes()).await;
+        });
+    }
+}

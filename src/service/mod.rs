@@ -1,0 +1,187 @@
+//! `streetwatch run`: the live edge service. One capture thread per camera (newest frame wins),
+//! one inference worker shared by all cameras and served by deadline (each camera's detection
+//! rate), per-camera analytics (tracker, cues, rules, episodes), alerts through the durable
+//! outbox to MQTT, a Prometheus endpoint, and a graceful shutdown on SIGTERM/SIGINT.
+
+pub mod capture;
+pub mod metrics;
+pub mod mqtt;
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, Notify};
+
+use crate::annotate;
+use crate::config::ServiceConfig;
+use crate::detect::Detector;
+use crate::error::{Error, Result};
+use crate::outbox::Outbox;
+use crate::pipeline::{AlertMaker, Analytics, TRACK_LOW_SCORE};
+use crate::rules::schedule::LocalTime;
+use capture::{now_unix, Slot};
+use metrics::Metrics;
+
+/// Runs until SIGTERM/SIGINT (or `stop` is set).
+pub fn run(cfg: ServiceConfig, mut det: Detector, stop: Arc<AtomicBool>) -> Result<()> {
+    for cam in &cfg.cameras {
+        cam.calibration.check_classes(&det.manifest().classes)?;
+    }
+    let storage = cfg.storage.dir.clone();
+    let snapshots = storage.join("snapshots");
+    std::fs::create_dir_all(&snapshots).map_err(|e| Error::io(&snapshots, e))?;
+    let outbox = Arc::new(Outbox::open(
+        &storage.join("outbox"),
+        cfg.storage.max_outbox,
+    )?);
+    let pending = outbox.depth();
+    if pending > 0 {
+        tracing::info!(
+            pending,
+            "alerts from a previous run are waiting in the outbox: they will be resent"
+        );
+    }
+    let log_path = storage.join("alerts.jsonl");
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| Error::io(&log_path, e))?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("tokio runtime", e))?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let kick = Arc::new(Notify::new());
+    let mqtt_stats = Arc::new(mqtt::MqttStats::default());
+    let metrics = Arc::new(Metrics::new(&cfg, outbox.clone(), mqtt_stats.clone()));
+
+    // Signals: the first SIGTERM/SIGINT starts the shutdown.
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())
+            .map_err(|e| Error::io("signal handler", e))?;
+    }
+    let mqtt_task = runtime.spawn(mqtt::run(
+        cfg.clone(),
+        outbox.clone(),
+        rx,
+        kick.clone(),
+        stop.clone(),
+        mqtt_stats.clone(),
+    ));
+    if let Some(addr) = cfg.metrics {
+        let m = metrics.clone();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(addr))
+            .map_err(|e| Error::io(format!("metrics address {addr}"), e))?;
+        tracing::info!(%addr, "metrics on http://{addr}/metrics");
+        runtime.spawn(metrics::serve(listener, m));
+    }
+
+    // Capture threads.
+    let slots: Vec<Arc<Slot>> = cfg
+        .cameras
+        .iter()
+        .map(|_| Arc::new(Slot::default()))
+        .collect();
+    let mut threads = Vec::new();
+    for (cam, slot) in cfg.cameras.iter().zip(&slots) {
+        let (id, url, safe) = (cam.id.clone(), cam.url.clone(), cam.safe_url());
+        let (slot, stop, tx) = (slot.clone(), stop.clone(), tx.clone());
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("capture-{id}"))
+                .spawn(move || {
+                    capture::run_capture(id, url, safe, slot, stop, move |s| {
+                        let _ = tx.send(mqtt::Message::Status(s));
+                    })
+                })
+                .map_err(|e| Error::io("capture thread", e))?,
+        );
+    }
+
+    // The inference worker (this thread).
+    let model_threshold = det.threshold;
+    det.threshold = TRACK_LOW_SCORE.min(model_threshold);
+    let started_unix = now_unix();
+    let mut analytics: Vec<Analytics> = cfg
+        .cameras
+        .iter()
+        .map(|c| Analytics::new(&c.calibration, &det))
+        .collect::<Result<_>>()?;
+    let mut makers: Vec<AlertMaker> = cfg
+        .cameras
+        .iter()
+        .map(|c| AlertMaker::new(&c.calibration, &det, c.safe_url(), Some(started_unix)))
+        .collect();
+    let periods: Vec<Duration> = cfg
+        .cameras
+        .iter()
+        .map(|c| Duration::from_secs_f64(1.0 / c.detect_fps))
+        .collect();
+    let mut due: Vec<Instant> = vec![Instant::now(); cfg.cameras.len()];
+    let mut last_health = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        // The most overdue camera with a frame waiting goes first: under overload every camera
+        // slows down evenly, and only the newest frame is ever analysed (bounded lag).
+        let pick = (0..slots.len())
+            .filter(|&i| due[i] <= now && slots[i].has_frame())
+            .min_by_key(|&i| due[i]);
+        let Some(i) = pick else {
+            if last_health.elapsed().as_secs_f64() >= cfg.health_interval_s {
+                last_health = Instant::now();
+                let _ = tx.send(mqtt::Message::Health(metrics.health_json(&slots)));
+            }
+            std::thread::sleep(Duration::from_millis(3));
+            continue;
+        };
+        let Some(frame) = slots[i].take() else {
+            continue;
+        };
+        due[i] = (due[i] + periods[i]).max(now.checked_sub(periods[i]).unwrap_or(now));
+        let cam = &cfg.cameras[i];
+        let cal = &cam.calibration;
+        let t = frame.unix - started_unix;
+        let (dets, times) = det.detect(&frame.image)?;
+        let local = Some(LocalTime::from_unix(frame.unix, cal.utc_offset_min));
+        let events = analytics[i].step(cal, t, local, &frame.image, &dets, &[])?;
+        for ev in events {
+            let mut alert = makers[i].make(&ev, cal, 0);
+            let mut img = frame.image.clone();
+            annotate::draw_alert(&mut img, cal, analytics[i].tracker.tracks(), t, &alert)?;
+            let name = format!("snapshots/{}.jpg", alert.id);
+            annotate::write_jpeg(&storage.join(&name), &img)?;
+            alert.snapshot = Some(name);
+            let json = serde_json::to_string(&alert)
+                .map_err(|e| Error::io(&log_path, std::io::Error::other(e)))?;
+            // Durable first, then announced: the outbox entry is fsync'd before anyone is told.
+            outbox.put(&alert.id, json.as_bytes())?;
+            writeln!(log, "{json}").map_err(|e| Error::io(&log_path, e))?;
+            kick.notify_one();
+            tracing::info!(camera = %cam.id, "{}", alert.summary());
+        }
+        let decided = Instant::now();
+        metrics.record(
+            i,
+            (decided - frame.at).as_secs_f64() * 1000.0,
+            times.inference.as_secs_f64() * 1000.0,
+        );
+        if last_health.elapsed().as_secs_f64() >= cfg.health_interval_s {
+            last_health = Instant::now();
+            let _ = tx.send(mqtt::Message::Health(metrics.health_json(&slots)));
+        }
+    }
+    tracing::info!("shutting down: stopping capture, flushing the outbox");
+    for t in threads {
+        let _ = t.join();
+    }
+    drop(tx);
+    let _ = runtime.block_on(mqtt_task);
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(())
+}

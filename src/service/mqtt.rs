@@ -1,0 +1,284 @@
+//! MQTT delivery with rumqttc: alerts from the durable outbox at QoS 1 (removed on PUBACK),
+//! retained service and camera status with a last will, and periodic health messages.
+//!
+//! Topics (`{site}` and `{camera}` from the configuration):
+//! - `streetwatch/{site}/{camera}/alerts`  alert payloads (QoS 1)
+//! - `streetwatch/{site}/{camera}/status`  camera online/offline (retained, QoS 1)
+//! - `streetwatch/{site}/status`           service online/offline (retained, QoS 1, last will)
+//! - `streetwatch/{site}/health`           fps, lag, drops, inference time per camera (QoS 0)
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, LastWill, MqttOptions, Outgoing, Packet, QoS, Transport,
+};
+use tokio::sync::{mpsc, Notify};
+
+use super::capture::{now_unix, StatusEvent};
+use crate::config::ServiceConfig;
+use crate::outbox::Outbox;
+use crate::rules::schedule::format_rfc3339;
+
+pub enum Message {
+    Status(StatusEvent),
+    Health(String),
+}
+
+/// Counters the metrics endpoint shows.
+#[derive(Default)]
+pub struct MqttStats {
+    pub connected: AtomicBool,
+    pub published: AtomicU64,
+    pub acked: AtomicU64,
+}
+
+pub fn service_topic(site: &str) -> String {
+    format!("streetwatch/{site}/status")
+}
+
+pub fn alerts_topic(site: &str, camera: &str) -> String {
+    format!("streetwatch/{site}/{camera}/alerts")
+}
+
+fn status_payload(state: &str, reason: &str, unix: f64) -> String {
+    serde_json::json!({"state": state, "reason": reason, "at": format_rfc3339(unix, 0)}).to_string()
+}
+
+pub fn options(cfg: &ServiceConfig, client_id: &str) -> MqttOptions {
+    let m = &cfg.mqtt;
+    let mut o = MqttOptions::new(client_id, m.host.clone(), m.port);
+    o.set_keep_alive(Duration::from_secs(m.keep_alive_s.max(5)));
+    o.set_clean_session(true);
+    o.set_max_packet_size(16 << 20, 16 << 20);
+    if let (Some(u), Some(p)) = (&m.username, &m.password) {
+        o.set_credentials(u.clone(), p.clone());
+    }
+    if let Some(ca) = &m.tls_ca {
+        match std::fs::read(ca) {
+            Ok(ca) => {
+                o.set_transport(Transport::tls(ca, None, None));
+            }
+            Err(e) => tracing::error!(file = %ca.display(), error = %e, "cannot read mqtt.tls_ca"),
+        }
+    }
+    o
+}
+
+/// Explains a connection error for an operator.
+pub fn explain(e: &ConnectionError) -> String {
+    match e {
+        ConnectionError::ConnectionRefused(code) => format!(
+            "the broker refused the connection ({code:?}): check mqtt.username and mqtt.password"
+        ),
+        ConnectionError::Io(io) => format!("cannot reach the broker: {io}"),
+        other => other.to_string(),
+    }
+}
+
+pub async fn run(
+    cfg: ServiceConfig,
+    outbox: Arc<Outbox>,
+    mut rx: mpsc::UnboundedReceiver<Message>,
+    kick: Arc<Notify>,
+    stop: Arc<AtomicBool>,
+    stats: Arc<MqttStats>,
+) {
+    let site = cfg.site.clone();
+    let client_id = cfg
+        .mqtt
+        .client_id
+        .clone()
+        .unwrap_or_else(|| format!("streetwatch-{site}"));
+    let mut opts = options(&cfg, &client_id);
+    opts.set_last_will(LastWill::new(
+        service_topic(&site),
+        status_payload("offline", "connection lost", now_unix()),
+        QoS::AtLeastOnce,
+        true,
+    ));
+    let (client, mut el) = AsyncClient::new(opts, 256);
+    let mut connected = false;
+    // pkid → outbox entry (None: a status message); FIFO of publishes awaiting their pkid.
+    let mut by_pkid: HashMap<u16, Option<String>> = HashMap::new();
+    let mut unassigned: VecDeque<Option<String>> = VecDeque::new();
+    let mut inflight: HashMap<String, Instant> = HashMap::new();
+    let mut statuses: BTreeMap<String, StatusEvent> = BTreeMap::new();
+    let mut last_error = String::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let mut draining_since: Option<Instant> = None;
+    loop {
+        if stop.load(Ordering::Relaxed) && draining_since.is_none() {
+            draining_since = Some(Instant::now());
+        }
+        if let Some(since) = draining_since {
+            let empty = outbox.depth() == 0;
+            if empty || !connected || since.elapsed() > Duration::from_secs(5) {
+                break;
+            }
+        }
+        tokio::select! {
+            ev = el.poll() => match ev {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    connected = true;
+                    stats.connected.store(true, Ordering::Relaxed);
+                    last_error.clear();
+                    tracing::info!(host = %cfg.mqtt.host, port = cfg.mqtt.port, "connected to the MQTT broker");
+                    if client.try_publish(service_topic(&site), QoS::AtLeastOnce, true, status_payload("online", "started", now_unix())).is_ok() {
+                        unassigned.push_back(None);
+                    }
+                    for s in statuses.values() {
+                        publish_status(&client, &site, s, &mut unassigned);
+                    }
+                    // What was in flight before the outage is resent by the client (same packet
+                    // ids); anything else still in the outbox goes out with the next tick.
+                }
+                Ok(Event::Incoming(Packet::PubAck(p))) => {
+                    if let Some(Some(name)) = by_pkid.remove(&p.pkid) {
+                        if let Err(e) = outbox.remove(&name) {
+                            tracing::error!(error = %e, "cannot remove an acknowledged alert from the outbox");
+                        }
+                        inflight.remove(&name);
+                        stats.acked.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Ok(Event::Outgoing(Outgoing::Publish(pkid))) if pkid != 0 => {
+                    if let std::collections::hash_map::Entry::Vacant(v) = by_pkid.entry(pkid) {
+                        if let Some(entry) = unassigned.pop_front() {
+                            v.insert(entry);
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let msg = explain(&e);
+                    if connected || msg != last_error {
+                        tracing::warn!(error = %msg, "MQTT connection lost; retrying");
+                    }
+                    last_error = msg;
+                    connected = false;
+                    stats.connected.store(false, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            },
+            msg = rx.recv() => match msg {
+                Some(Message::Status(s)) => {
+                    if connected {
+                        publish_status(&client, &site, &s, &mut unassigned);
+                    }
+                    statuses.insert(s.camera.clone(), s);
+                }
+                Some(Message::Health(h)) if connected => {
+                    let _ = client.try_publish(format!("streetwatch/{site}/health"), QoS::AtMostOnce, false, h);
+                }
+                Some(Message::Health(_)) => {}
+                None => {}
+            },
+            _ = kick.notified() => {}
+            _ = tick.tick() => {}
+        }
+        if connected {
+            send_pending(
+                &client,
+                &site,
+                &outbox,
+                &mut inflight,
+                &mut unassigned,
+                &stats,
+            );
+        }
+    }
+    // Shutdown: the service's own status goes offline, retained.
+    if connected {
+        let _ = client.try_publish(
+            service_topic(&site),
+            QoS::AtLeastOnce,
+            true,
+            status_payload("offline", "shutdown", now_unix()),
+        );
+        let _ = client.try_disconnect();
+        let until = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < until {
+            match tokio::time::timeout(Duration::from_millis(500), el.poll()).await {
+                Ok(Ok(Event::Outgoing(Outgoing::Disconnect))) | Ok(Err(_)) | Err(_) => break,
+                _ => {}
+            }
+        }
+    }
+}
+
+fn publish_status(
+    client: &AsyncClient,
+    site: &str,
+    s: &StatusEvent,
+    unassigned: &mut VecDeque<Option<String>>,
+) {
+    let payload = serde_json::json!({
+        "camera": s.camera,
+        "state": if s.online { "online" } else { "offline" },
+        "reason": s.reason,
+        "at": format_rfc3339(s.unix, 0),
+    })
+    .to_string();
+    if client
+        .try_publish(
+            format!("streetwatch/{site}/{}/status", s.camera),
+            QoS::AtLeastOnce,
+            true,
+            payload,
+        )
+        .is_ok()
+    {
+        unassigned.push_back(None);
+    }
+}
+
+/// Most alerts in flight at once; the rest wait in the outbox, in order.
+const MAX_INFLIGHT: usize = 32;
+
+fn send_pending(
+    client: &AsyncClient,
+    site: &str,
+    outbox: &Outbox,
+    inflight: &mut HashMap<String, Instant>,
+    unassigned: &mut VecDeque<Option<String>>,
+    stats: &MqttStats,
+) {
+    // An alert unacknowledged for long is sent again (duplicates carry the same id).
+    inflight.retain(|_, at| at.elapsed() < Duration::from_secs(30));
+    if inflight.len() >= MAX_INFLIGHT {
+        return;
+    }
+    let Ok(pending) = outbox.pending() else {
+        return;
+    };
+    let waiting: HashSet<&String> = inflight.keys().collect();
+    let mut to_send = Vec::new();
+    for e in pending.iter().filter(|e| !waiting.contains(&e.name)) {
+        if inflight.len() + to_send.len() >= MAX_INFLIGHT {
+            break;
+        }
+        to_send.push(e);
+    }
+    for e in to_send {
+        let camera = serde_json::from_slice::<serde_json::Value>(&e.payload)
+            .ok()
+            .and_then(|v| v["camera_id"].as_str().map(str::to_string))
+            .unwrap_or_else(|| "unknown".into());
+        match client.try_publish(
+            alerts_topic(site, &camera),
+            QoS::AtLeastOnce,
+            false,
+            e.payload.clone(),
+        ) {
+            Ok(()) => {
+                unassigned.push_back(Some(e.name.clone()));
+                inflight.insert(e.name.clone(), Instant::now());
+                stats.published.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => break, // the client's queue is full: next tick
+        }
+    }
+}
