@@ -180,9 +180,16 @@ impl ServiceConfig {
                 ));
             }
             let calibration = Calibration::load(&cal_path)?;
+            // A file path is relative to the configuration, like the calibration.
+            let url = c.url.into_inner();
+            let url = if !url.contains("://") && url.parse::<i32>().is_err() {
+                base.join(&url).to_string_lossy().into_owned()
+            } else {
+                url
+            };
             cameras.push(CameraConfig {
                 id,
-                url: c.url.into_inner(),
+                url,
                 calibration,
                 detect_fps: c.detect_fps,
             });

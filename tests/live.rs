@@ -525,7 +525,9 @@ fn killed_service_resends_unacknowledged_alerts_after_restart() {
     );
     let storage = dir.path().join("storage");
     let mut svc = service(&cfg, &dir.path().join("service.log"));
-    wait_for("an alert in the outbox", 90, || !raised(&storage).is_empty());
+    wait_for("an alert in the outbox", 90, || {
+        !raised(&storage).is_empty()
+    });
     let before_kill = raised(&storage);
     // kill -9: no shutdown, no flush.
     let child = svc.0.as_mut().unwrap();
