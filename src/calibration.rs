@@ -112,6 +112,9 @@ struct RawCalibration {
     grid_cell: Option<String>,
     gps: Option<Spanned<[f64; 2]>>,
     ground: Option<Spanned<RawGround>>,
+    /// The view the calibration was drawn on: an image, or a video (with `reference_at`).
+    reference_frame: Option<Spanned<PathBuf>>,
+    reference_at: Option<f64>,
     #[serde(default)]
     dispatch: Option<Spanned<toml::Table>>,
     #[serde(default)]
@@ -176,6 +179,8 @@ pub struct Calibration {
     /// Latitude, longitude.
     pub gps: Option<[f64; 2]>,
     pub ground: Option<GroundPlane>,
+    /// The reference view (image or video) and, for a video, the media time of the frame.
+    pub reference_frame: Option<(PathBuf, f64)>,
     pub dispatch: DispatchTable,
     pub zones: Vec<Zone>,
 }
@@ -355,6 +360,19 @@ impl Calibration {
                     reprojection_rms_m: rms,
                 })
             }
+        };
+        let reference_frame = match &raw.reference_frame {
+            Some(r) => {
+                let p = path.parent().unwrap_or(Path::new(".")).join(r.get_ref());
+                if !p.is_file() {
+                    return Err(at.err(
+                        r.span(),
+                        format!("field reference_frame: no such file {}", p.display()),
+                    ));
+                }
+                Some((p, raw.reference_at.unwrap_or(0.0).max(0.0)))
+            }
+            None => None,
         };
         let dispatch = match &raw.dispatch {
             None => DispatchTable::default(),
@@ -579,6 +597,7 @@ impl Calibration {
             grid_cell: raw.grid_cell.unwrap_or_default(),
             gps: raw.gps.map(|g| g.into_inner()),
             ground,
+            reference_frame,
             dispatch,
             zones,
         })

@@ -22,5 +22,6 @@ pub mod service;
 pub mod sink;
 pub mod source;
 pub mod track;
+pub mod viewwatch;
 
 pub use error::{Error, Result};

@@ -484,9 +484,19 @@ fn subscribe(
                     client
                         .subscribe(format!("streetwatch/{site}/status"), QoS::AtLeastOnce)
                         .await?;
+                    if save.is_some() {
+                        client
+                            .subscribe(
+                                format!("streetwatch/{site}/+/snapshots/+"),
+                                QoS::AtLeastOnce,
+                            )
+                            .await?;
+                    }
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
-                    if p.topic.ends_with("/alerts") {
+                    if let (Some(dir), Some((_, id))) = (&save, p.topic.split_once("/snapshots/")) {
+                        std::fs::write(dir.join(format!("{id}.jpg")), &p.payload[..])?;
+                    } else if p.topic.ends_with("/alerts") {
                         let Ok(alert) =
                             serde_json::from_slice::<streetwatch::alert::Alert>(&p.payload)
                         else {
@@ -605,20 +615,7 @@ fn calibrate(
     grid: f32,
 ) -> Result<()> {
     let cal = Calibration::load(path)?;
-    let mut img = if source::is_image(frame) {
-        source::read_image(frame)?
-    } else {
-        let mut v = VideoFile::open(frame)?;
-        let mut chosen = None;
-        while let Some(f) = v.read()? {
-            let done = f.time + 1e-6 >= at;
-            chosen = Some(f.image);
-            if done {
-                break;
-            }
-        }
-        chosen.ok_or_else(|| anyhow::anyhow!("{}: no frame could be decoded", frame.display()))?
-    };
+    let mut img = source::frame_at(frame, at)?;
     if img.cols() as u32 != cal.frame_width || img.rows() as u32 != cal.frame_height {
         anyhow::bail!(
             "{}: fields frame_width/frame_height are {}x{}, the frame of {} is {}x{}",

@@ -17,6 +17,8 @@ pub struct Entry {
     /// File name, which sorts in sending order.
     pub name: String,
     pub id: String,
+    /// `json` (an alert) or `jpg` (its snapshot).
+    pub kind: String,
     pub payload: Vec<u8>,
 }
 
@@ -58,7 +60,7 @@ impl Outbox {
             .map_err(|e| Error::io(dir, e))?
             .flatten()
             .filter_map(|e| e.file_name().to_str().map(str::to_string))
-            .filter(|n| n.ends_with(".json"))
+            .filter(|n| n.ends_with(".json") || n.ends_with(".jpg"))
             .collect();
         names.sort();
         Ok(names)
@@ -66,6 +68,11 @@ impl Outbox {
 
     /// Stores an alert durably; returns once it is on disk.
     pub fn put(&self, id: &str, payload: &[u8]) -> Result<()> {
+        self.put_kind(id, "json", payload)
+    }
+
+    /// Stores an entry of a kind (`json` alert, `jpg` snapshot) durably.
+    pub fn put_kind(&self, id: &str, kind: &str, payload: &[u8]) -> Result<()> {
         let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
         let names = Self::names(&self.dir)?;
         if names.len() >= self.max {
@@ -75,7 +82,7 @@ impl Outbox {
                 tracing::warn!(entry = %old, "outbox full: dropped the oldest alert");
             }
         }
-        let name = format!("{:020}-{id}.json", *next);
+        let name = format!("{:020}-{id}.{kind}", *next);
         *next += 1;
         let tmp = self.dir.join(format!("{name}.tmp"));
         let path = self.dir.join(&name);
@@ -96,13 +103,15 @@ impl Outbox {
             let p = self.dir.join(&name);
             match std::fs::read(&p) {
                 Ok(payload) => {
-                    let id = name
-                        .trim_end_matches(".json")
-                        .split_once('-')
-                        .map(|x| x.1)
-                        .unwrap_or("")
-                        .to_string();
-                    out.push(Entry { name, id, payload });
+                    let (stem, kind) = name.rsplit_once('.').unwrap_or((name.as_str(), ""));
+                    let id = stem.split_once('-').map(|x| x.1).unwrap_or("").to_string();
+                    let kind = kind.to_string();
+                    out.push(Entry {
+                        name,
+                        id,
+                        kind,
+                        payload,
+                    });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(Error::io(&p, e)),
@@ -150,5 +159,9 @@ mod tests {
         assert_eq!(o.dropped.load(Ordering::Relaxed), 1);
         o.remove(&p[0].name).unwrap();
         assert_eq!(o.depth(), 2);
+        // Snapshots are entries of their own kind.
+        o.put_kind("d@cam", "jpg", b"jpeg").unwrap();
+        let last = o.pending().unwrap().pop().unwrap();
+        assert_eq!((last.id.as_str(), last.kind.as_str()), ("d@cam", "jpg"));
     }
 }

@@ -58,6 +58,27 @@ pub fn read_image(path: &Path) -> Result<Mat> {
     Ok(img)
 }
 
+/// A still image, or the frame of a video at `at` seconds of media time (the last one when the
+/// video is shorter).
+pub fn frame_at(path: &Path, at: f64) -> Result<Mat> {
+    if is_image(path) {
+        return read_image(path);
+    }
+    let mut v = VideoFile::open(path)?;
+    let mut chosen = None;
+    while let Some(f) = v.read()? {
+        let done = f.time + 1e-6 >= at;
+        chosen = Some(f.image);
+        if done {
+            break;
+        }
+    }
+    chosen.ok_or_else(|| Error::Video {
+        path: path.to_path_buf(),
+        message: "no frame could be decoded".into(),
+    })
+}
+
 impl VideoFile {
     pub fn open(path: &Path) -> Result<VideoFile> {
         let err = |message: &str| Error::Video {

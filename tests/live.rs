@@ -190,6 +190,19 @@ impl Rtsp {
         r
     }
 
+    fn start_files(streams: &[(&str, PathBuf)]) -> Rtsp {
+        let mut r = Rtsp {
+            port: free_port(),
+            streams: streams
+                .iter()
+                .map(|(n, p)| (n.to_string(), p.clone()))
+                .collect(),
+            child: None,
+        };
+        r.restart();
+        r
+    }
+
     fn restart(&mut self) {
         let mut cmd = Command::new("/usr/bin/python3");
         cmd.arg(common::root().join("scripts/rtsp_server.py"))
@@ -316,6 +329,7 @@ fn received(save: &Path) -> BTreeSet<String> {
                 .filter_map(|e| {
                     e.file_name()
                         .to_str()
+                        .filter(|n| n.ends_with(".json"))
                         .map(|n| n.trim_end_matches(".json").to_string())
                 })
                 .collect()
@@ -370,6 +384,12 @@ fn two_rtsp_cameras_deliver_alerts_and_health() {
         cams.contains("vtest-crossing") && cams.contains("bikes-street")
     });
     assert!(svc.alive());
+    // Each alert's annotated snapshot arrived too (published on its own topic, through the outbox).
+    for id in received(&save) {
+        let jpg = save.join(format!("{id}.jpg"));
+        wait_for("the snapshot of every alert", 10, || jpg.is_file());
+        assert!(std::fs::metadata(&jpg).unwrap().len() > 10_000);
+    }
     let sub_out = std::fs::read_to_string(dir.path().join("sub.out")).unwrap();
     assert!(
         sub_out.contains("streetwatch/test/vtest/status") && sub_out.contains("\"online\""),
@@ -454,7 +474,8 @@ fn two_rtsp_cameras_deliver_alerts_and_health() {
 fn http_get(addr: &str, path: &str) -> String {
     use std::io::Read;
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
@@ -684,8 +705,172 @@ fn bad_inputs_give_clear_errors_and_the_rest_keeps_running() {
         text.contains("rtsp://admin:***@127.0.0.1:1/none") && !text.contains("s3cret"),
         "{text}"
     );
+    wait_for("the good camera streaming", 30, || {
+        let t = std::fs::read_to_string(&log).unwrap_or_default();
+        t.lines()
+            .any(|l| l.contains("camera online") && l.contains("vtest"))
+    });
+}
+
+/// vtest.avi as if the camera had been turned: every frame shifted 60 px right and 25 px down.
+fn turned_vtest(dir: &Path) -> PathBuf {
+    use opencv::prelude::*;
+    let out = dir.join("vtest-turned.avi");
+    let mut v = streetwatch::source::VideoFile::open(&common::sample("vtest.avi")).unwrap();
+    let fourcc = opencv::videoio::VideoWriter::fourcc('M', 'J', 'P', 'G').unwrap();
+    let mut w = opencv::videoio::VideoWriter::new(
+        &out,
+        fourcc,
+        10.0,
+        opencv::core::Size::new(768, 576),
+        true,
+    )
+    .unwrap();
+    let m = opencv::core::Mat::from_slice_2d(&[[1.0f32, 0.0, 60.0], [0.0, 1.0, 25.0]]).unwrap();
+    while let Some(f) = v.read().unwrap() {
+        if f.index >= 400 {
+            break;
+        }
+        let mut moved = opencv::core::Mat::default();
+        opencv::imgproc::warp_affine(
+            &f.image,
+            &mut moved,
+            &m,
+            f.image.size().unwrap(),
+            opencv::imgproc::INTER_LINEAR,
+            opencv::core::BORDER_CONSTANT,
+            opencv::core::Scalar::all(0.0),
+        )
+        .unwrap();
+        w.write(&moved).unwrap();
+    }
+    w.release().unwrap();
+    out
+}
+
+#[test]
+fn a_turned_camera_suspends_its_rules() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(&dir.path().join("broker"), None);
+    let rtsp = Rtsp::start_files(&[("vtest", turned_vtest(dir.path()))]);
+    let save = dir.path().join("received");
+    let sub_out = dir.path().join("sub.out");
+    let _sub = subscriber(broker.port, &save, &sub_out);
+    let cfg = config(
+        dir.path(),
+        broker.port,
+        &[("vtest", rtsp.url("vtest"), "vtest")],
+        "",
+    );
+    let _svc = service(&cfg, &dir.path().join("service.log"));
+    let t0 = Instant::now();
+    wait_for("the view-moved status", 30, || {
+        std::fs::read_to_string(&sub_out)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| {
+                l.starts_with("streetwatch/test/vtest/status")
+                    && l.contains("\"view\":\"moved\"")
+                    && l.contains("\"rules\":\"suspended\"")
+            })
+    });
+    note(&format!(
+        "view watch: moved view reported {:.1} s after start",
+        t0.elapsed().as_secs_f64()
+    ));
+    // Unturned, this footage raises its first alert about 10 s in; turned, nothing may fire.
+    std::thread::sleep(Duration::from_secs(20).saturating_sub(t0.elapsed()));
     assert!(
-        text.contains("camera online") && text.contains("vtest"),
-        "the good camera must stream: {text}"
+        raised(&dir.path().join("storage")).is_empty(),
+        "rules ran on a view the calibration does not fit"
+    );
+}
+
+#[test]
+fn tls_broker_with_username_and_password() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sh = |cmd: &str| {
+        assert!(
+            Command::new("sh")
+                .arg("-c")
+                .arg(cmd)
+                .current_dir(d)
+                .output()
+                .unwrap()
+                .status
+                .success(),
+            "{cmd}"
+        )
+    };
+    // A test CA and a server certificate for 127.0.0.1.
+    sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 1 -subj /CN=streetwatch-test-ca");
+    sh("openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1");
+    sh("printf 'subjectAltName=IP:127.0.0.1\\n' > ext && openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 1 -extfile ext");
+    let port = free_port();
+    let broker_dir = d.join("broker");
+    std::fs::create_dir_all(&broker_dir).unwrap();
+    sh(&format!(
+        "mosquitto_passwd -c -b {}/passwd edge s3cret-pw",
+        broker_dir.display()
+    ));
+    std::fs::write(
+        broker_dir.join("mosquitto.conf"),
+        format!(
+            "listener {port} 127.0.0.1\nuser root\nallow_anonymous false\npassword_file {b}/passwd\ncafile {d}/ca.crt\ncertfile {d}/server.crt\nkeyfile {d}/server.key\n",
+            b = broker_dir.display(),
+            d = d.display()
+        ),
+    )
+    .unwrap();
+    let mut broker = Broker {
+        port,
+        dir: broker_dir,
+        child: None,
+    };
+    broker.restart();
+    let rtsp = Rtsp::start(&["vtest"], d);
+    let cfg = config(
+        d,
+        port,
+        &[("vtest", rtsp.url("vtest"), "vtest")],
+        &format!(
+            "username = \"edge\"\npassword = \"s3cret-pw\"\ntls_ca = \"{}\"\n",
+            d.join("ca.crt").display()
+        ),
+    );
+    let log = d.join("service.log");
+    let _svc = service(&cfg, &log);
+    // The service status, read over TLS with the same credentials (the retained one first, then
+    // any update: a first connection that drops leaves the last will until the next one).
+    let out = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "--cafile"])
+        .arg(d.join("ca.crt"))
+        .args([
+            "-u",
+            "edge",
+            "-P",
+            "s3cret-pw",
+            "-t",
+            "streetwatch/test/status",
+            "-v",
+            "-W",
+            "10",
+            "-C",
+            "4",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("\"online\""),
+        "no online status over TLS: {text} / {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert!(
+        !std::fs::read_to_string(&log).unwrap().contains("s3cret-pw"),
+        "the password leaked into the log"
     );
 }

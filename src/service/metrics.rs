@@ -234,14 +234,22 @@ pub async fn serve(listener: tokio::net::TcpListener, m: Arc<Metrics>) {
         };
         let m = m.clone();
         tokio::spawn(async move {
-            let mut buf = [0u8; 2048];
-            let n =
-                match tokio::time::timeout(std::time::Duration::from_secs(5), sock.read(&mut buf))
+            // Read the request head (it may arrive in several segments).
+            let mut buf = Vec::with_capacity(1024);
+            let mut chunk = [0u8; 1024];
+            let n = loop {
+                match tokio::time::timeout(std::time::Duration::from_secs(5), sock.read(&mut chunk))
                     .await
                 {
-                    Ok(Ok(n)) => n,
-                    _ => return,
-                };
+                    Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return,
+                    Ok(Ok(k)) => {
+                        buf.extend_from_slice(&chunk[..k]);
+                        if buf.windows(4).any(|w| w == b"\r\n\r\n") || buf.len() > 8192 {
+                            break buf.len();
+                        }
+                    }
+                }
+            };
             let req = String::from_utf8_lossy(&buf[..n]);
             let path = req.split_whitespace().nth(1).unwrap_or("/");
             let (status, body, ctype) = match path {

@@ -118,6 +118,24 @@ pub fn run(cfg: ServiceConfig, mut det: Detector, stop: Arc<AtomicBool>) -> Resu
         .iter()
         .map(|c| AlertMaker::new(&c.calibration, &det, c.safe_url(), Some(started_unix)))
         .collect();
+    // View watch: cameras whose calibration names a reference view.
+    let mut watches: Vec<Option<crate::viewwatch::ViewWatch>> = Vec::new();
+    for c in &cfg.cameras {
+        watches.push(match &c.calibration.reference_frame {
+            Some((path, at)) => {
+                let w =
+                    crate::viewwatch::ViewWatch::new(crate::viewwatch::Reference::load(path, *at)?);
+                let _ = tx.send(mqtt::Message::View {
+                    camera: c.id.clone(),
+                    state: "ok".into(),
+                    detail: "matches the calibration's reference view".into(),
+                });
+                Some(w)
+            }
+            None => None,
+        });
+    }
+    let mut analysed: Vec<u64> = vec![0; cfg.cameras.len()];
     let periods: Vec<Duration> = cfg
         .cameras
         .iter()
@@ -147,6 +165,28 @@ pub fn run(cfg: ServiceConfig, mut det: Detector, stop: Arc<AtomicBool>) -> Resu
         let cam = &cfg.cameras[i];
         let cal = &cam.calibration;
         let t = frame.unix - started_unix;
+        analysed[i] += 1;
+        // About once a second, the view is compared with the calibration's reference.
+        if let Some(w) = watches[i].as_mut() {
+            if analysed[i] % (cam.detect_fps.round().max(1.0) as u64) == 1 {
+                if let Some(state) = w.check(&frame.image)? {
+                    let detail = w
+                        .last
+                        .map(|m| serde_json::to_string(&m).unwrap_or_default())
+                        .unwrap_or_default();
+                    tracing::warn!(camera = %cam.id, view = state.as_str(), %detail, "view changed");
+                    let _ = tx.send(mqtt::Message::View {
+                        camera: cam.id.clone(),
+                        state: state.as_str().into(),
+                        detail,
+                    });
+                }
+            }
+            if w.state != crate::viewwatch::ViewState::Ok {
+                // The calibration does not fit this view: its rules are suspended.
+                continue;
+            }
+        }
         let (dets, times) = det.detect(&frame.image)?;
         let local = Some(LocalTime::from_unix(frame.unix, cal.utc_offset_min));
         let events = analytics[i].step(cal, t, local, &frame.image, &dets, &[])?;
@@ -156,10 +196,14 @@ pub fn run(cfg: ServiceConfig, mut det: Detector, stop: Arc<AtomicBool>) -> Resu
             annotate::draw_alert(&mut img, cal, analytics[i].tracker.tracks(), t, &alert)?;
             let name = format!("snapshots/{}.jpg", alert.id);
             annotate::write_jpeg(&storage.join(&name), &img)?;
-            alert.snapshot = Some(name);
+            alert.snapshot = Some(name.clone());
             let json = serde_json::to_string(&alert)
                 .map_err(|e| Error::io(&log_path, std::io::Error::other(e)))?;
-            // Durable first, then announced: the outbox entry is fsync'd before anyone is told.
+            // Durable first, then announced: the outbox entries are fsync'd before anyone is told.
+            // The snapshot goes first, so that a subscriber has the image when the alert arrives.
+            let jpeg = std::fs::read(storage.join(&name))
+                .map_err(|e| Error::io(storage.join(&name), e))?;
+            outbox.put_kind(&format!("{}@{}", alert.id, cam.id), "jpg", &jpeg)?;
             outbox.put(&alert.id, json.as_bytes())?;
             writeln!(log, "{json}").map_err(|e| Error::io(&log_path, e))?;
             kick.notify_one();

@@ -3,6 +3,7 @@
 //!
 //! Topics (`{site}` and `{camera}` from the configuration):
 //! - `streetwatch/{site}/{camera}/alerts`  alert payloads (QoS 1)
+//! - `streetwatch/{site}/{camera}/snapshots/{alert id}`  the alert's annotated JPEG (QoS 1)
 //! - `streetwatch/{site}/{camera}/status`  camera online/offline (retained, QoS 1)
 //! - `streetwatch/{site}/status`           service online/offline (retained, QoS 1, last will)
 //! - `streetwatch/{site}/health`           fps, lag, drops, inference time per camera (QoS 0)
@@ -24,6 +25,12 @@ use crate::rules::schedule::format_rfc3339;
 
 pub enum Message {
     Status(StatusEvent),
+    /// The camera's view compared with its calibration's reference (`ok`, `moved`, …).
+    View {
+        camera: String,
+        state: String,
+        detail: String,
+    },
     Health(String),
 }
 
@@ -106,6 +113,7 @@ pub async fn run(
     let mut unassigned: VecDeque<Option<String>> = VecDeque::new();
     let mut inflight: HashMap<String, Instant> = HashMap::new();
     let mut statuses: BTreeMap<String, StatusEvent> = BTreeMap::new();
+    let mut views: BTreeMap<String, (String, String)> = BTreeMap::new();
     let mut last_error = String::new();
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let mut draining_since: Option<Instant> = None;
@@ -130,7 +138,7 @@ pub async fn run(
                         unassigned.push_back(None);
                     }
                     for s in statuses.values() {
-                        publish_status(&client, &site, s, &mut unassigned);
+                        publish_status(&client, &site, s, views.get(&s.camera), &mut unassigned);
                     }
                     // What was in flight before the outage is resent by the client (same packet
                     // ids); anything else still in the outbox goes out with the next tick.
@@ -166,9 +174,15 @@ pub async fn run(
             msg = rx.recv() => match msg {
                 Some(Message::Status(s)) => {
                     if connected {
-                        publish_status(&client, &site, &s, &mut unassigned);
+                        publish_status(&client, &site, &s, views.get(&s.camera), &mut unassigned);
                     }
                     statuses.insert(s.camera.clone(), s);
+                }
+                Some(Message::View { camera, state, detail }) => {
+                    views.insert(camera.clone(), (state, detail));
+                    if let (true, Some(s)) = (connected, statuses.get(&camera)) {
+                        publish_status(&client, &site, s, views.get(&camera), &mut unassigned);
+                    }
                 }
                 Some(Message::Health(h)) if connected => {
                     let _ = client.try_publish(format!("streetwatch/{site}/health"), QoS::AtMostOnce, false, h);
@@ -213,12 +227,20 @@ fn publish_status(
     client: &AsyncClient,
     site: &str,
     s: &StatusEvent,
+    view: Option<&(String, String)>,
     unassigned: &mut VecDeque<Option<String>>,
 ) {
+    let (view, detail) = view
+        .cloned()
+        .unwrap_or_else(|| ("unchecked".into(), String::new()));
+    let suspended = matches!(view.as_str(), "moved" | "covered" | "blurred");
     let payload = serde_json::json!({
         "camera": s.camera,
         "state": if s.online { "online" } else { "offline" },
         "reason": s.reason,
+        "view": view,
+        "view_detail": detail,
+        "rules": if suspended { "suspended" } else { "active" },
         "at": format_rfc3339(s.unix, 0),
     })
     .to_string();
@@ -263,16 +285,18 @@ fn send_pending(
         to_send.push(e);
     }
     for e in to_send {
-        let camera = serde_json::from_slice::<serde_json::Value>(&e.payload)
-            .ok()
-            .and_then(|v| v["camera_id"].as_str().map(str::to_string))
-            .unwrap_or_else(|| "unknown".into());
-        match client.try_publish(
-            alerts_topic(site, &camera),
-            QoS::AtLeastOnce,
-            false,
-            e.payload.clone(),
-        ) {
+        // Alerts name their camera; a snapshot's entry id is `<alert id>@<camera>`.
+        let topic = if e.kind == "jpg" {
+            let (alert, camera) = e.id.split_once('@').unwrap_or((e.id.as_str(), "unknown"));
+            format!("streetwatch/{site}/{camera}/snapshots/{alert}")
+        } else {
+            let camera = serde_json::from_slice::<serde_json::Value>(&e.payload)
+                .ok()
+                .and_then(|v| v["camera_id"].as_str().map(str::to_string))
+                .unwrap_or_else(|| "unknown".into());
+            alerts_topic(site, &camera)
+        };
+        match client.try_publish(topic, QoS::AtLeastOnce, false, e.payload.clone()) {
             Ok(()) => {
                 unassigned.push_back(Some(e.name.clone()));
                 inflight.insert(e.name.clone(), Instant::now());
