@@ -87,6 +87,9 @@ struct ReplayArgs {
     /// and only their sha256 kept in the manifest.
     #[arg(long, value_parser = ["none", "persons"], default_value = "none")]
     blur: String,
+    /// Write frames/s, per-stage median/p95 ms and peak RSS as JSON (for benchmarks).
+    #[arg(long)]
+    stats: Option<PathBuf>,
 }
 
 const VIDEO_EXTENSIONS: &[&str] = &["avi", "mp4", "mkv", "mov", "ts", "m4v", "webm"];
@@ -339,6 +342,10 @@ fn replay(args: ReplayArgs) -> Result<()> {
             println!("{}", a.summary())
         }) {
             Ok(summary) => {
+                if let Some(path) = &args.stats {
+                    std::fs::write(path, summary.stats_json().to_string())
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                }
                 let wall = started.elapsed().as_secs_f64();
                 eprintln!(
                     "{}: {} frames ({:.1} s of media) in {:.1} s ({:.1} frames/s), {} detections, {} alerts -> {}",

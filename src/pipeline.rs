@@ -50,11 +50,73 @@ pub struct ReplaySummary {
     pub media_seconds: f64,
     pub wall: Duration,
     pub times: Vec<StageTimes>,
+    /// Milliseconds per frame spent decoding, and per analysed frame in the analytics after
+    /// detection (tracker, cues, rules, alerts, snapshots).
+    pub decode_ms: Vec<f64>,
+    pub analytics_ms: Vec<f64>,
     /// Set when the video ended before the frames its container announced.
     pub truncated: Option<(u64, u64)>,
 }
 
+/// Peak resident memory of this process (VmHWM), MB.
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn median_p95(v: &[f64]) -> (f64, f64) {
+    if v.is_empty() {
+        return (0.0, 0.0);
+    }
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    (
+        v[v.len() / 2],
+        v[((v.len() - 1) as f64 * 0.95).round() as usize],
+    )
+}
+
 impl ReplaySummary {
+    /// Machine-readable figures for benchmarks: frames/s and median/p95 ms per stage.
+    pub fn stats_json(&self) -> serde_json::Value {
+        let ms = |f: &dyn Fn(&StageTimes) -> Duration| {
+            self.times
+                .iter()
+                .map(|t| f(t).as_secs_f64() * 1000.0)
+                .collect::<Vec<f64>>()
+        };
+        let stages = [
+            ("decode", self.decode_ms.clone()),
+            ("preprocess", ms(&|t| t.preprocess)),
+            ("inference", ms(&|t| t.inference)),
+            ("postprocess", ms(&|t| t.postprocess)),
+            ("analytics", self.analytics_ms.clone()),
+        ];
+        let mut med = serde_json::Map::new();
+        let mut p95 = serde_json::Map::new();
+        for (name, v) in stages {
+            let (m, p) = median_p95(&v);
+            med.insert(name.into(), m.into());
+            p95.insert(name.into(), p.into());
+        }
+        serde_json::json!({
+            "frames": self.frames,
+            "detections": self.detected_frames,
+            "fps": self.frames as f64 / self.wall.as_secs_f64().max(1e-9),
+            "ms": med,
+            "p95_ms": p95,
+            "peak_rss_mb": peak_rss_mb(),
+        })
+    }
+
     pub fn median_ms(&self, f: impl Fn(&StageTimes) -> Duration) -> f64 {
         let mut v: Vec<f64> = self
             .times
@@ -457,7 +519,6 @@ pub fn replay(
         }),
     };
     summary.media_seconds = video.last_time();
-    summary.wall = std::time::Duration::ZERO;
     if opts.max_frames == 0 && stopped.is_none() {
         summary.truncated = video.truncated();
     }
@@ -629,7 +690,12 @@ fn replay_frames(
     };
 
     let mut stopped = None;
-    while let Some(frame) = video.read()? {
+    loop {
+        let t_read = Instant::now();
+        let Some(frame) = video.read()? else { break };
+        summary
+            .decode_ms
+            .push(t_read.elapsed().as_secs_f64() * 1000.0);
         if stop.load(std::sync::atomic::Ordering::Relaxed) {
             stopped = Some("interrupted".to_string());
             break;
@@ -673,6 +739,7 @@ fn replay_frames(
                 Some(m) => m.detect(&frame.image)?.0,
                 None => Vec::new(),
             };
+            let t_analytics = Instant::now();
             let local = opts
                 .start_unix
                 .map(|s| LocalTime::from_unix(s + frame.time, cal.utc_offset_min));
@@ -713,6 +780,9 @@ fn replay_frames(
                     write_clip_frame(&mut c.writer, &frame.image, &people, blur)?;
                 }
             }
+            summary
+                .analytics_ms
+                .push(t_analytics.elapsed().as_secs_f64() * 1000.0);
             bar.set_message(format!("{} alerts", summary.alerts.len()));
         }
         let at_limit = opts.max_frames > 0 && summary.frames >= opts.max_frames;

@@ -1,0 +1,182 @@
+//! End-to-end benchmark, in one run on the same footage, model and thread count:
+//!   1. raw ONNX Runtime inference (the limit),
+//!   2. `streetwatch replay` with detection on every frame (the whole pipeline, release build),
+//!   3. the Python reference pipeline (benches/python_pipeline.py: OpenCV + onnxruntime + numpy),
+//!
+//! printed as a table of frames/s, median and p95 ms per stage and peak RSS, with the ratios 2/1
+//! and 2/3.
+//!
+//!     cargo bench --bench e2e                      # full: all 795 frames of vtest.avi
+//!     STREETWATCH_BENCH_THREADS=2 cargo bench --bench e2e
+//!     cargo bench --bench e2e -- --quick           # 40 frames (what `cargo test` runs)
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use streetwatch::detect::Detector;
+use streetwatch::model::{Manifest, RuntimeOptions};
+use streetwatch::source::VideoFile;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn stats(v: &mut [f64]) -> (f64, f64) {
+    if v.is_empty() {
+        return (0.0, 0.0);
+    }
+    v.sort_by(f64::total_cmp);
+    (
+        v[v.len() / 2],
+        v[((v.len() - 1) as f64 * 0.95).round() as usize],
+    )
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    // `cargo test --all-targets` runs benches in test mode: a quick run proves the bench works.
+    let quick = args.iter().any(|a| a == "--quick" || a == "--test")
+        || std::env::var_os("STREETWATCH_BENCH_QUICK").is_some();
+    if args.iter().any(|a| a == "--list") {
+        return;
+    }
+    let threads: usize = std::env::var("STREETWATCH_BENCH_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(1);
+    let max_frames: u64 = if quick { 40 } else { 0 };
+    let video = root().join("samples/vtest.avi");
+    let manifest_path = root().join("models/nanodet.toml");
+
+    // 1. Raw inference on one pre-processed frame.
+    let manifest = Manifest::load(&manifest_path).expect("models/nanodet.toml");
+    let mut det = Detector::new(
+        manifest,
+        &RuntimeOptions {
+            threads,
+            ..Default::default()
+        },
+    )
+    .expect("the default model (scripts/setup.sh)");
+    let mut v = VideoFile::open(&video).expect("samples/vtest.avi (scripts/setup.sh)");
+    let frame = loop {
+        let f = v.read().unwrap().unwrap();
+        if f.index == 100 {
+            break f.image;
+        }
+    };
+    det.preprocess(&frame).unwrap();
+    for _ in 0..3 {
+        det.infer().unwrap();
+    }
+    let mut raw = Vec::new();
+    for _ in 0..if quick { 10 } else { 200 } {
+        let t = Instant::now();
+        det.infer().unwrap();
+        raw.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let (raw_med, raw_p95) = stats(&mut raw);
+    let model_path = det.model.path.clone();
+    drop(det);
+
+    // 2. streetwatch replay, detection on every frame, as its own process (for its peak RSS).
+    let out = tempfile::tempdir().unwrap();
+    let stats_file = out.path().join("stats.json");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_streetwatch"));
+    cmd.current_dir(root())
+        .args([
+            "replay",
+            &video.to_string_lossy(),
+            "--calibration",
+            "calibration/vtest.toml",
+            "--quiet",
+            "--detect-fps",
+            "0",
+        ])
+        .args([
+            "--threads",
+            &threads.to_string(),
+            "--clip-before",
+            "0",
+            "--clip-after",
+            "0",
+        ])
+        .arg("--out")
+        .arg(out.path().join("bundle"))
+        .arg("--stats")
+        .arg(&stats_file);
+    if max_frames > 0 {
+        cmd.args(["--max-frames", &max_frames.to_string()]);
+    }
+    let o = cmd.output().unwrap();
+    assert!(
+        o.status.success(),
+        "replay failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let sw: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats_file).unwrap()).unwrap();
+
+    // 3. The Python reference pipeline.
+    let python = streetwatch::model::cache_dir().join("venv-reference/bin/python");
+    let mut cmd = Command::new(&python);
+    cmd.arg(root().join("benches/python_pipeline.py"))
+        .args([
+            "--manifest",
+            &manifest_path.to_string_lossy(),
+            "--model",
+            &model_path.to_string_lossy(),
+        ])
+        .args(["--threads", &threads.to_string()]);
+    if max_frames > 0 {
+        cmd.args(["--max-frames", &max_frames.to_string()]);
+    }
+    let o = cmd
+        .arg(&video)
+        .output()
+        .expect("the reference venv (scripts/setup.sh --test)");
+    assert!(
+        o.status.success(),
+        "python pipeline failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let py: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+
+    let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or(0.0);
+    let ms = |v: &serde_json::Value, stage: &str| v["ms"][stage].as_f64().unwrap_or(0.0);
+    let p95 = |v: &serde_json::Value, stage: &str| v["p95_ms"][stage].as_f64().unwrap_or(0.0);
+    // The stages both pipelines run; streetwatch's analytics (tracker, cues, rules, snapshots)
+    // have no counterpart in the Python pipeline and are reported on their own.
+    let non_inf =
+        |v: &serde_json::Value| ms(v, "decode") + ms(v, "preprocess") + ms(v, "postprocess");
+    let raw_fps = 1000.0 / raw_med;
+    println!(
+        "\nend-to-end, vtest.avi 768x576, NanoDet 416, {threads} inference thread(s), {} frames",
+        f(&sw, "frames")
+    );
+    println!("| pipeline | frames/s | decode ms | pre ms | inference ms (p95) | post ms | analytics ms | decode+pre+post ms | peak RSS MB |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| 1. raw ONNX Runtime | {raw_fps:.1} | – | – | {raw_med:.2} ({raw_p95:.2}) | – | – | – | – |");
+    for (name, v) in [("2. streetwatch replay", &sw), ("3. Python pipeline", &py)] {
+        println!(
+            "| {name} | {:.1} | {:.2} | {:.2} | {:.2} ({:.2}) | {:.2} | {:.2} | {:.2} | {:.0} |",
+            f(v, "fps"),
+            ms(v, "decode"),
+            ms(v, "preprocess"),
+            ms(v, "inference"),
+            p95(v, "inference"),
+            ms(v, "postprocess"),
+            ms(v, "analytics"),
+            non_inf(v),
+            f(v, "peak_rss_mb")
+        );
+    }
+    println!(
+        "\nratios: streetwatch / raw = {:.2}, streetwatch / python = {:.2}, decode+pre+post ms streetwatch / python = {:.2}",
+        f(&sw, "fps") / raw_fps,
+        f(&sw, "fps") / f(&py, "fps").max(1e-9),
+        non_inf(&sw) / non_inf(&py).max(1e-9)
+    );
+}
