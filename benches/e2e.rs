@@ -35,8 +35,10 @@ fn stats(v: &mut [f64]) -> (f64, f64) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    // `cargo test --all-targets` runs benches in test mode: a quick run proves the bench works.
-    let quick = args.iter().any(|a| a == "--quick" || a == "--test")
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs the bench without it, and
+    // then a quick run proves the bench works.
+    let quick = !args.iter().any(|a| a == "--bench")
+        || args.iter().any(|a| a == "--quick")
         || std::env::var_os("STREETWATCH_BENCH_QUICK").is_some();
     if args.iter().any(|a| a == "--list") {
         return;
