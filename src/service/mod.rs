@@ -187,7 +187,14 @@ pub fn run(cfg: ServiceConfig, mut det: Detector, stop: Arc<AtomicBool>) -> Resu
                 continue;
             }
         }
-        let (dets, times) = det.detect(&frame.image)?;
+        // One bad frame must not stop the box: log it and go on with the next.
+        let (dets, times) = match det.detect(&frame.image) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(camera = %cam.id, error = %e, "detection failed on a frame; skipped");
+                continue;
+            }
+        };
         let local = Some(LocalTime::from_unix(frame.unix, cal.utc_offset_min));
         let events = analytics[i].step(cal, t, local, &frame.image, &dets, &[])?;
         for ev in events {
