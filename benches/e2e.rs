@@ -22,17 +22,6 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn stats(v: &mut [f64]) -> (f64, f64) {
-    if v.is_empty() {
-        return (0.0, 0.0);
-    }
-    v.sort_by(f64::total_cmp);
-    (
-        v[v.len() / 2],
-        v[((v.len() - 1) as f64 * 0.95).round() as usize],
-    )
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     // `cargo bench` passes --bench; `cargo test --all-targets` runs the bench without it, and
@@ -78,7 +67,7 @@ fn main() {
         det.infer().unwrap();
         raw.push(t.elapsed().as_secs_f64() * 1000.0);
     }
-    let (raw_med, raw_p95) = stats(&mut raw);
+    let (raw_med, raw_p95) = streetwatch::pipeline::median_p95(&raw);
     let model_path = det.model.path.clone();
     drop(det);
 

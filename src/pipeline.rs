@@ -72,7 +72,8 @@ pub fn peak_rss_mb() -> f64 {
         .unwrap_or(0.0)
 }
 
-fn median_p95(v: &[f64]) -> (f64, f64) {
+/// Median and 95th percentile of a sample (0, 0 when empty).
+pub fn median_p95(v: &[f64]) -> (f64, f64) {
     if v.is_empty() {
         return (0.0, 0.0);
     }
