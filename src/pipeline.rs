@@ -604,7 +604,6 @@ fn replay_frames(
     } else {
         0.0
     };
-    let mut next_due = 0.0f64;
     let started = Instant::now();
     let mut ring: VecDeque<(f64, Mat, Vec<crate::geometry::BBox>)> = VecDeque::new();
     let mut open_clips: Vec<OpenClip> = Vec::new();
@@ -690,108 +689,109 @@ fn replay_frames(
         Ok(())
     };
 
-    let mut stopped = None;
-    loop {
-        let t_read = Instant::now();
-        let Some(frame) = video.read()? else { break };
-        summary
-            .decode_ms
-            .push(t_read.elapsed().as_secs_f64() * 1000.0);
-        if stop.load(std::sync::atomic::Ordering::Relaxed) {
-            stopped = Some("interrupted".to_string());
-            break;
-        }
-        summary.frames += 1;
-        bar.inc(1);
-        // Clips in progress take every original frame.
-        for c in open_clips.iter_mut() {
-            write_clip_frame(&mut c.writer, &frame.image, &people, blur)?;
-        }
-        let mut closing = Vec::new();
-        for (i, c) in open_clips.iter().enumerate() {
-            if frame.time >= c.until {
-                closing.push(i);
-            }
-        }
-        for i in closing.into_iter().rev() {
-            let mut c = open_clips.remove(i);
-            c.writer.release()?;
-        }
-        if opts.clip_before_s > 0.0 {
-            ring.push_back((frame.time, frame.image.clone(), people.clone()));
-            while ring
-                .front()
-                .is_some_and(|(t, _, _)| frame.time - t > opts.clip_before_s)
-            {
-                ring.pop_front();
-            }
-        }
-        // A small tolerance keeps the schedule on frames whose timestamps are rounded.
-        if frame.time + 1e-6 >= next_due {
-            next_due = if period > 0.0 {
-                (next_due + period).max(frame.time + period * 0.5)
-            } else {
-                0.0
+    // Three stages overlap: the reader decodes and pre-processes the next frames while the
+    // detector runs inference, and this thread runs the analytics of the frame before.
+    let (tx_dec, rx_dec) = std::sync::mpsc::sync_channel::<Result<Step>>(2);
+    let (tx_det, rx_det) = std::sync::mpsc::sync_channel::<Result<Step>>(2);
+    let (tx_pool, rx_pool) = std::sync::mpsc::channel::<Vec<f32>>();
+    let pre = crate::detect::Preprocessor::new(&det.manifest().input);
+    let (video_ref, det_ref) = (&mut *video, &mut *det);
+    let max_frames = opts.max_frames;
+    let stopped = std::thread::scope(|scope| -> Result<Option<String>> {
+        scope.spawn(move || read_stage(video_ref, stop, max_frames, period, pre, tx_dec, rx_pool));
+        scope.spawn(move || detect_stage(det_ref, smoke_model, rx_dec, tx_det, tx_pool));
+        // Owned here: an early return drops it, which ends the other stages.
+        let rx = rx_det;
+        for msg in rx.iter() {
+            let staged = match msg? {
+                Step::Stopped(reason) => return Ok(Some(reason)),
+                Step::Frame(s) => *s,
             };
-            let (dets, times) = det.detect(&frame.image)?;
-            summary.detected_frames += 1;
-            summary.times.push(times);
-            let smoke_dets = match smoke_model.as_deref_mut() {
-                Some(m) => m.detect(&frame.image)?.0,
-                None => Vec::new(),
-            };
-            let t_analytics = Instant::now();
-            let local = opts
-                .start_unix
-                .map(|s| LocalTime::from_unix(s + frame.time, cal.utc_offset_min));
-            let events =
-                analytics.step(cal, frame.time, local, &frame.image, &dets, &smoke_dets)?;
-            if blur == Blur::Persons {
-                people = dets
-                    .iter()
-                    .filter(|d| d.class == "person")
-                    .map(|d| d.bbox)
-                    .collect();
-                people.extend(
-                    analytics
-                        .tracker
-                        .tracks()
-                        .iter()
-                        .filter(|t| t.class == "person" && t.is_current(frame.time))
-                        .map(|t| t.bbox),
-                );
+            let Staged {
+                frame,
+                decode_ms,
+                detected,
+                ..
+            } = staged;
+            summary.decode_ms.push(decode_ms);
+            summary.frames += 1;
+            bar.inc(1);
+            // Clips in progress take every original frame.
+            for c in open_clips.iter_mut() {
+                write_clip_frame(&mut c.writer, &frame.image, &people, blur)?;
             }
-            // Clips started now: the ring already holds this frame; do not write it twice.
-            let before = open_clips.len();
-            emit(
-                events,
-                &frame.image,
-                frame.index,
-                frame.time,
-                &analytics.tracker,
-                &people,
-                &ring,
-                &mut open_clips,
-                summary,
-                clips_made,
-                bundle,
-            )?;
-            if opts.clip_before_s <= 0.0 {
-                for c in open_clips[before..].iter_mut() {
-                    write_clip_frame(&mut c.writer, &frame.image, &people, blur)?;
+            let mut closing = Vec::new();
+            for (i, c) in open_clips.iter().enumerate() {
+                if frame.time >= c.until {
+                    closing.push(i);
                 }
             }
-            summary
-                .analytics_ms
-                .push(t_analytics.elapsed().as_secs_f64() * 1000.0);
-            bar.set_message(format!("{} alerts", summary.alerts.len()));
+            for i in closing.into_iter().rev() {
+                let mut c = open_clips.remove(i);
+                c.writer.release()?;
+            }
+            if opts.clip_before_s > 0.0 {
+                ring.push_back((frame.time, frame.image.clone(), people.clone()));
+                while ring
+                    .front()
+                    .is_some_and(|(t, _, _)| frame.time - t > opts.clip_before_s)
+                {
+                    ring.pop_front();
+                }
+            }
+            if let Some((dets, smoke_dets, times)) = detected {
+                summary.detected_frames += 1;
+                summary.times.push(times);
+                let t_analytics = Instant::now();
+                let local = opts
+                    .start_unix
+                    .map(|s| LocalTime::from_unix(s + frame.time, cal.utc_offset_min));
+                let events =
+                    analytics.step(cal, frame.time, local, &frame.image, &dets, &smoke_dets)?;
+                if blur == Blur::Persons {
+                    people = dets
+                        .iter()
+                        .filter(|d| d.class == "person")
+                        .map(|d| d.bbox)
+                        .collect();
+                    people.extend(
+                        analytics
+                            .tracker
+                            .tracks()
+                            .iter()
+                            .filter(|t| t.class == "person" && t.is_current(frame.time))
+                            .map(|t| t.bbox),
+                    );
+                }
+                // Clips started now: the ring already holds this frame; do not write it twice.
+                let before = open_clips.len();
+                emit(
+                    events,
+                    &frame.image,
+                    frame.index,
+                    frame.time,
+                    &analytics.tracker,
+                    &people,
+                    &ring,
+                    &mut open_clips,
+                    summary,
+                    clips_made,
+                    bundle,
+                )?;
+                if opts.clip_before_s <= 0.0 {
+                    for c in open_clips[before..].iter_mut() {
+                        write_clip_frame(&mut c.writer, &frame.image, &people, blur)?;
+                    }
+                }
+                summary
+                    .analytics_ms
+                    .push(t_analytics.elapsed().as_secs_f64() * 1000.0);
+                bar.set_message(format!("{} alerts", summary.alerts.len()));
+            }
+            last = Some((frame.image, frame.index, frame.time));
         }
-        let at_limit = opts.max_frames > 0 && summary.frames >= opts.max_frames;
-        last = Some((frame.image, frame.index, frame.time));
-        if at_limit {
-            break;
-        }
-    }
+        Ok(None)
+    })?;
     // The footage ended (or the run stopped): close the open episodes on the last frame.
     if let Some((img, index, t)) = last {
         let events = analytics.episodes.finish(t);
@@ -817,6 +817,137 @@ fn replay_frames(
     sink.finish()?;
     summary.wall = started.elapsed();
     Ok(stopped)
+}
+
+/// A frame on its way through the replay pipeline (reader → detector → analytics).
+struct Staged {
+    frame: crate::source::Frame,
+    decode_ms: f64,
+    /// Set by the reader when the frame is due for detection: the filled input tensor, the box
+    /// transform and the pre-processing time.
+    input: Option<(Vec<f32>, crate::detect::Transform, Duration)>,
+    /// Set by the detector: detections, smoke-model detections and the stage times.
+    detected: Option<(Vec<Detection>, Vec<Detection>, StageTimes)>,
+}
+
+enum Step {
+    Frame(Box<Staged>),
+    /// The reader stopped before the end (Ctrl-C/SIGTERM): why.
+    Stopped(String),
+}
+
+/// Reader stage: decodes every frame and pre-processes those due for detection (every frame
+/// when `period` is 0) into recycled input tensors.
+fn read_stage(
+    video: &mut VideoFile,
+    stop: &std::sync::atomic::AtomicBool,
+    max_frames: u64,
+    period: f64,
+    mut pre: crate::detect::Preprocessor,
+    tx: std::sync::mpsc::SyncSender<Result<Step>>,
+    pool: std::sync::mpsc::Receiver<Vec<f32>>,
+) {
+    let mut next_due = 0.0f64;
+    let mut frames = 0u64;
+    loop {
+        let t_read = Instant::now();
+        let frame = match video.read() {
+            Ok(Some(f)) => f,
+            Ok(None) => return,
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        };
+        let decode_ms = t_read.elapsed().as_secs_f64() * 1000.0;
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let _ = tx.send(Ok(Step::Stopped("interrupted".into())));
+            return;
+        }
+        frames += 1;
+        let mut input = None;
+        // A small tolerance keeps the schedule on frames whose timestamps are rounded.
+        if frame.time + 1e-6 >= next_due {
+            next_due = if period > 0.0 {
+                (next_due + period).max(frame.time + period * 0.5)
+            } else {
+                0.0
+            };
+            let t0 = Instant::now();
+            match pre.run(&frame.image) {
+                Ok(transform) => {
+                    let mut buf = pool
+                        .try_recv()
+                        .unwrap_or_else(|_| vec![0.0; pre.tensor.len()]);
+                    std::mem::swap(&mut buf, &mut pre.tensor);
+                    input = Some((buf, transform, t0.elapsed()));
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            }
+        }
+        let staged = Staged {
+            frame,
+            decode_ms,
+            input,
+            detected: None,
+        };
+        if tx.send(Ok(Step::Frame(Box::new(staged)))).is_err() {
+            return;
+        }
+        if max_frames > 0 && frames >= max_frames {
+            return;
+        }
+    }
+}
+
+/// Detector stage: inference and post-processing (and the optional smoke model) of the frames
+/// the reader prepared; input tensors go back to the reader's pool.
+fn detect_stage(
+    det: &mut Detector,
+    smoke_model: &mut Option<&mut Detector>,
+    rx: std::sync::mpsc::Receiver<Result<Step>>,
+    tx: std::sync::mpsc::SyncSender<Result<Step>>,
+    pool: std::sync::mpsc::Sender<Vec<f32>>,
+) {
+    for msg in rx {
+        let msg = match msg {
+            Ok(Step::Frame(mut s)) => match s.input.take() {
+                Some((tensor, transform, pre_time)) => {
+                    let r = (|| -> Result<_> {
+                        let t1 = Instant::now();
+                        det.infer_input(&tensor)?;
+                        let t2 = Instant::now();
+                        let dets = det.postprocess(&transform);
+                        let t3 = Instant::now();
+                        let smoke = match smoke_model.as_deref_mut() {
+                            Some(m) => m.detect(&s.frame.image)?.0,
+                            None => Vec::new(),
+                        };
+                        let times = StageTimes {
+                            preprocess: pre_time,
+                            inference: t2 - t1,
+                            postprocess: t3 - t2,
+                        };
+                        Ok((dets, smoke, times))
+                    })();
+                    let _ = pool.send(tensor);
+                    r.map(|d| {
+                        s.detected = Some(d);
+                        Step::Frame(s)
+                    })
+                }
+                None => Ok(Step::Frame(s)),
+            },
+            other => other,
+        };
+        let fatal = msg.is_err();
+        if tx.send(msg).is_err() || fatal {
+            return;
+        }
+    }
 }
 
 fn write_clip_frame(

@@ -127,8 +127,11 @@ impl Reference {
         core::mean_std_dev(&gray, &mut mean, &mut std, &core::no_array())?;
         let sharpness = energy(&gray)? / self.energy;
         let mut response = 0.0;
+        // OpenCV 4.6's phaseCorrelate multiplies its inputs by the window in place: it gets a
+        // copy of the reference, or the reference would fade a little more at every check.
+        let reference = self.gray.try_clone()?;
         let shift: Point2d =
-            imgproc::phase_correlate(&self.gray, &gray, &self.window, Some(&mut response))?;
+            imgproc::phase_correlate(&reference, &gray, &self.window, Some(&mut response))?;
         let m = ViewMeasures {
             shift: (shift.x.powi(2) + shift.y.powi(2)).sqrt() / WIDTH as f64,
             response,

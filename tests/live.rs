@@ -3,11 +3,12 @@
 
 mod common;
 
+use common::services::{free_port, Broker, Proc, Rtsp};
+
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The live tests run one at a time: each starts its own service with inference threads, and
@@ -15,116 +16,6 @@ use std::time::{Duration, Instant};
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_port(port: u16, what: &str) {
-    let t0 = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "{what} did not start on port {port}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn terminate(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(10) {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-/// A Mosquitto broker on loopback with persistence (so subscribers' sessions survive restarts).
-struct Broker {
-    port: u16,
-    dir: PathBuf,
-    child: Option<Child>,
-}
-
-impl Broker {
-    fn start(dir: &Path, password: Option<(&str, &str)>) -> Broker {
-        let mut b = Broker {
-            port: free_port(),
-            dir: dir.to_path_buf(),
-            child: None,
-        };
-        std::fs::create_dir_all(dir).unwrap();
-        // `user root`: as root, Mosquitto would otherwise switch to its own user and could not
-        // write its persistence file here.
-        let mut conf = format!(
-            "listener {} 127.0.0.1\nuser root\npersistence true\npersistence_location {}/\n",
-            b.port,
-            dir.display()
-        );
-        match password {
-            None => conf.push_str("allow_anonymous true\n"),
-            Some((u, p)) => {
-                let pw = dir.join("passwd");
-                std::fs::write(&pw, "").unwrap();
-                assert!(Command::new("mosquitto_passwd")
-                    .args(["-b", &pw.to_string_lossy(), u, p])
-                    .status()
-                    .unwrap()
-                    .success());
-                conf.push_str(&format!(
-                    "allow_anonymous false\npassword_file {}\n",
-                    pw.display()
-                ));
-            }
-        }
-        std::fs::write(dir.join("mosquitto.conf"), conf).unwrap();
-        b.restart();
-        b
-    }
-
-    fn restart(&mut self) {
-        let log = std::fs::File::create(self.dir.join("mosquitto.log")).unwrap();
-        self.child = Some(
-            Command::new("mosquitto")
-                .args(["-c", &self.dir.join("mosquitto.conf").to_string_lossy()])
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("mosquitto (scripts/setup.sh --test installs it)"),
-        );
-        wait_port(self.port, "mosquitto");
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            terminate(&mut c);
-        }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// A GStreamer RTSP server (Debian's python3) serving sample clips, looped, in real time.
-struct Rtsp {
-    port: u16,
-    streams: Vec<(String, PathBuf)>,
-    child: Option<Child>,
 }
 
 /// The parked-bicycle shot of bikes.mp4 (frames 185-249) played forwards and backwards for about
@@ -166,90 +57,22 @@ fn pingpong_bikes(dir: &Path) -> PathBuf {
     out
 }
 
-impl Rtsp {
-    /// `streams`: "vtest" (the sample) or "bikes" (the parked-bike loop).
-    fn start(streams: &[&str], dir: &Path) -> Rtsp {
-        let mut r = Rtsp {
-            port: free_port(),
-            streams: streams
-                .iter()
-                .map(|s| {
-                    (
-                        s.to_string(),
-                        if *s == "vtest" {
-                            common::sample("vtest.avi")
-                        } else {
-                            pingpong_bikes(dir)
-                        },
-                    )
-                })
-                .collect(),
-            child: None,
-        };
-        r.restart();
-        r
-    }
-
-    fn start_files(streams: &[(&str, PathBuf)]) -> Rtsp {
-        let mut r = Rtsp {
-            port: free_port(),
-            streams: streams
-                .iter()
-                .map(|(n, p)| (n.to_string(), p.clone()))
-                .collect(),
-            child: None,
-        };
-        r.restart();
-        r
-    }
-
-    fn restart(&mut self) {
-        let mut cmd = Command::new("/usr/bin/python3");
-        cmd.arg(common::root().join("scripts/rtsp_server.py"))
-            .args(["--port", &self.port.to_string()]);
-        for (name, file) in &self.streams {
-            cmd.arg(format!("{name}={}", file.display()));
-        }
-        self.child = Some(
-            cmd.stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("the RTSP test server"),
-        );
-        wait_port(self.port, "the RTSP server");
-    }
-
-    fn url(&self, stream: &str) -> String {
-        format!("rtsp://127.0.0.1:{}/{stream}", self.port)
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            terminate(&mut c);
-        }
-    }
-}
-
-impl Drop for Rtsp {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-struct Proc(Option<Child>);
-
-impl Proc {
-    fn alive(&mut self) -> bool {
-        matches!(self.0.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            terminate(&mut c);
-        }
-    }
+/// An RTSP server serving "vtest" (the sample) and/or "bikes" (the parked-bike loop).
+fn rtsp_samples(streams: &[&str], dir: &Path) -> Rtsp {
+    let files: Vec<(&str, PathBuf)> = streams
+        .iter()
+        .map(|s| {
+            (
+                *s,
+                if *s == "vtest" {
+                    common::sample("vtest.avi")
+                } else {
+                    pingpong_bikes(dir)
+                },
+            )
+        })
+        .collect();
+    Rtsp::start_files(&common::root(), &files)
 }
 
 /// Writes a service configuration; `cameras` are (id, url, calibration name).
@@ -359,7 +182,7 @@ fn two_rtsp_cameras_deliver_alerts_and_health() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let broker = Broker::start(&dir.path().join("broker"), None);
-    let rtsp = Rtsp::start(&["vtest", "bikes"], dir.path());
+    let rtsp = rtsp_samples(&["vtest", "bikes"], dir.path());
     let save = dir.path().join("received");
     let _sub = subscriber(broker.port, &save, &dir.path().join("sub.out"));
     let cfg = config(
@@ -486,7 +309,7 @@ fn broker_outage_loses_no_alert() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let mut broker = Broker::start(&dir.path().join("broker"), None);
-    let rtsp = Rtsp::start(&["vtest"], dir.path());
+    let rtsp = rtsp_samples(&["vtest"], dir.path());
     let save = dir.path().join("received");
     let _sub = subscriber(broker.port, &save, &dir.path().join("sub.out"));
     let cfg = config(
@@ -533,7 +356,7 @@ fn killed_service_resends_unacknowledged_alerts_after_restart() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let mut broker = Broker::start(&dir.path().join("broker"), None);
-    let rtsp = Rtsp::start(&["vtest"], dir.path());
+    let rtsp = rtsp_samples(&["vtest"], dir.path());
     let save = dir.path().join("received");
     let _sub = subscriber(broker.port, &save, &dir.path().join("sub.out"));
     std::thread::sleep(Duration::from_secs(1));
@@ -585,8 +408,8 @@ fn rtsp_restart_takes_one_camera_offline_and_back() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let broker = Broker::start(&dir.path().join("broker"), None);
-    let mut rtsp_a = Rtsp::start(&["vtest"], dir.path());
-    let rtsp_b = Rtsp::start(&["bikes"], dir.path());
+    let mut rtsp_a = rtsp_samples(&["vtest"], dir.path());
+    let rtsp_b = rtsp_samples(&["bikes"], dir.path());
     let save = dir.path().join("received");
     let sub_out = dir.path().join("sub.out");
     let _sub = subscriber(broker.port, &save, &sub_out);
@@ -636,7 +459,7 @@ fn bad_inputs_give_clear_errors_and_the_rest_keeps_running() {
     let dir = tempfile::tempdir().unwrap();
     // A config with an unknown key, and one with a missing calibration file.
     let broker = Broker::start(&dir.path().join("broker"), Some(("edge", "right-password")));
-    let rtsp = Rtsp::start(&["vtest"], dir.path());
+    let rtsp = rtsp_samples(&["vtest"], dir.path());
     let good = config(
         dir.path(),
         broker.port,
@@ -753,7 +576,7 @@ fn a_turned_camera_suspends_its_rules() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let broker = Broker::start(&dir.path().join("broker"), None);
-    let rtsp = Rtsp::start_files(&[("vtest", turned_vtest(dir.path()))]);
+    let rtsp = Rtsp::start_files(&common::root(), &[("vtest", turned_vtest(dir.path()))]);
     let save = dir.path().join("received");
     let sub_out = dir.path().join("sub.out");
     let _sub = subscriber(broker.port, &save, &sub_out);
@@ -825,13 +648,8 @@ fn tls_broker_with_username_and_password() {
         ),
     )
     .unwrap();
-    let mut broker = Broker {
-        port,
-        dir: broker_dir,
-        child: None,
-    };
-    broker.restart();
-    let rtsp = Rtsp::start(&["vtest"], d);
+    let _broker = Broker::with_conf(&broker_dir, port);
+    let rtsp = rtsp_samples(&["vtest"], d);
     let cfg = config(
         d,
         port,

@@ -90,3 +90,24 @@ fn states_are_debounced() {
     }
     assert_eq!(w.check(&v[1]).unwrap(), Some(ViewState::Ok));
 }
+
+#[test]
+fn the_same_view_stays_ok_through_the_clip_twice_over() {
+    // A looped camera (or hours of checks) must not wear the reference down: every 10th frame of
+    // vtest.avi, two passes, never leaves Ok, and a check is repeatable.
+    let every: Vec<u64> = (0..800).step_by(10).collect();
+    let v = frames("vtest.avi", &every);
+    let mut w = ViewWatch::new(Reference::new(&v[0]).unwrap());
+    let first = w.reference.compare(&v[5]).unwrap().1;
+    for pass in 0..2 {
+        for (i, f) in v.iter().enumerate() {
+            let change = w.check(f).unwrap();
+            assert_eq!(
+                change, None,
+                "pass {pass}, frame {}: {:?}",
+                every[i], w.last
+            );
+        }
+    }
+    assert_eq!(w.reference.compare(&v[5]).unwrap().1, first);
+}

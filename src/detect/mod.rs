@@ -79,25 +79,13 @@ impl Detector {
 
     /// Stage 2: runs the model on the current input tensor; outputs are kept in `self.raw`.
     pub fn infer(&mut self) -> Result<()> {
-        let m = &self.model.manifest;
-        let shape = [1usize, 3, m.input.height, m.input.width];
-        let tensor = TensorRef::from_array_view((shape, self.pre.tensor.as_slice()))
-            .map_err(|e| Error::Inference(e.to_string()))?;
-        let outputs = self
-            .model
-            .session
-            .run(ort::inputs![m.input.name.as_str() => tensor])
-            .map_err(|e| Error::Inference(e.to_string()))?;
-        for (slot, (name, _)) in self.raw.iter_mut().zip(&self.model.outputs) {
-            let (shape, data) = outputs[name.as_str()]
-                .try_extract_tensor::<f32>()
-                .map_err(|e| Error::Inference(format!("output {name}: {e}")))?;
-            slot.shape.clear();
-            slot.shape.extend(shape.iter().map(|&d| d.max(0) as usize));
-            slot.data.clear();
-            slot.data.extend_from_slice(data);
-        }
-        Ok(())
+        run_model(&mut self.model, &self.pre.tensor, &mut self.raw)
+    }
+
+    /// Stage 2 on an input tensor filled elsewhere (by a `Preprocessor` for this model's input
+    /// on another thread, so that pre-processing overlaps inference).
+    pub fn infer_input(&mut self, tensor: &[f32]) -> Result<()> {
+        run_model(&mut self.model, tensor, &mut self.raw)
     }
 
     /// Stage 3: decodes the last outputs, maps boxes to the frame and applies NMS.
@@ -146,5 +134,126 @@ impl Detector {
                 postprocess: t3 - t2,
             },
         ))
+    }
+}
+
+fn run_model(model: &mut LoadedModel, input: &[f32], raw: &mut [RawTensor]) -> Result<()> {
+    let m = &model.manifest;
+    let shape = [1usize, 3, m.input.height, m.input.width];
+    if input.len() != shape.iter().product::<usize>() {
+        return Err(Error::Inference(format!(
+            "input tensor has {} values, model {} expects 1x3x{}x{}",
+            input.len(),
+            model.path.display(),
+            m.input.height,
+            m.input.width
+        )));
+    }
+    let tensor =
+        TensorRef::from_array_view((shape, input)).map_err(|e| Error::Inference(e.to_string()))?;
+    let outputs = model
+        .session
+        .run(ort::inputs![m.input.name.as_str() => tensor])
+        .map_err(|e| Error::Inference(e.to_string()))?;
+    for (slot, (name, _)) in raw.iter_mut().zip(&model.outputs) {
+        let (shape, data) = outputs[name.as_str()]
+            .try_extract_tensor::<f32>()
+            .map_err(|e| Error::Inference(format!("output {name}: {e}")))?;
+        slot.shape.clear();
+        slot.shape.extend(shape.iter().map(|&d| d.max(0) as usize));
+        slot.data.clear();
+        slot.data.extend_from_slice(data);
+    }
+    Ok(())
+}
+
+/// How well detections `b` agree with detections `a` taken as the truth: a pair matches when
+/// the classes are equal and IoU >= `min_iou` (greedy, highest IoU first, one-to-one).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Agreement {
+    pub matched: usize,
+    /// In `b` only.
+    pub extra: usize,
+    /// In `a` only.
+    pub missed: usize,
+}
+
+impl Agreement {
+    pub fn of(a: &[Detection], b: &[Detection], min_iou: f32) -> Agreement {
+        let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
+        for (i, x) in a.iter().enumerate() {
+            for (j, y) in b.iter().enumerate() {
+                if x.class_id == y.class_id {
+                    let iou = x.bbox.iou(&y.bbox);
+                    if iou >= min_iou {
+                        pairs.push((iou, i, j));
+                    }
+                }
+            }
+        }
+        pairs.sort_by(|p, q| q.0.total_cmp(&p.0));
+        let (mut used_a, mut used_b) = (vec![false; a.len()], vec![false; b.len()]);
+        let mut matched = 0;
+        for (_, i, j) in pairs {
+            if !used_a[i] && !used_b[j] {
+                used_a[i] = true;
+                used_b[j] = true;
+                matched += 1;
+            }
+        }
+        Agreement {
+            matched,
+            extra: b.len() - matched,
+            missed: a.len() - matched,
+        }
+    }
+
+    pub fn add(&mut self, o: Agreement) {
+        self.matched += o.matched;
+        self.extra += o.extra;
+        self.missed += o.missed;
+    }
+
+    /// F1 = 2·matched / (|a| + |b|); 1 when both are empty.
+    pub fn f1(&self) -> f64 {
+        let total = 2 * self.matched + self.extra + self.missed;
+        if total == 0 {
+            1.0
+        } else {
+            2.0 * self.matched as f64 / total as f64
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(class_id: usize, x: f32) -> Detection {
+        Detection {
+            class_id,
+            class: String::new(),
+            score: 0.9,
+            bbox: BBox::new(x, 0.0, x + 10.0, 10.0),
+        }
+    }
+
+    #[test]
+    fn agreement_matches_same_class_overlaps_one_to_one() {
+        let a = vec![d(0, 0.0), d(0, 100.0), d(1, 200.0)];
+        // Shifted by 1 px (IoU 0.82), a class change, and one box twice.
+        let b = vec![d(0, 1.0), d(0, 0.5), d(2, 200.0)];
+        let g = Agreement::of(&a, &b, 0.5);
+        assert_eq!(
+            g,
+            Agreement {
+                matched: 1,
+                extra: 2,
+                missed: 2
+            }
+        );
+        assert!((g.f1() - 2.0 / 6.0).abs() < 1e-9);
+        assert_eq!(Agreement::of(&[], &[], 0.5).f1(), 1.0);
+        assert_eq!(Agreement::of(&a, &a, 0.5).f1(), 1.0);
     }
 }

@@ -14,15 +14,89 @@ use crate::outbox::Outbox;
 /// Inference latency histogram buckets, milliseconds.
 const BUCKETS: &[f64] = &[5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 640.0];
 
+/// Capture-to-decision lag over the whole run, in constant memory: a 1 ms histogram (0..5 s,
+/// then one overflow bucket) and the 99th percentile of each finished minute (the last hour).
+#[derive(Debug, Clone)]
+pub struct LagRecord {
+    hist: Vec<u32>,
+    count: u64,
+    max: f64,
+    minute: u64,
+    this_minute: Vec<f64>,
+    pub minute_p99: VecDeque<f64>,
+}
+
+const LAG_HIST_MS: usize = 5000;
+
+impl Default for LagRecord {
+    fn default() -> Self {
+        LagRecord {
+            hist: vec![0; LAG_HIST_MS + 1],
+            count: 0,
+            max: 0.0,
+            minute: 0,
+            this_minute: Vec::new(),
+            minute_p99: VecDeque::new(),
+        }
+    }
+}
+
+impl LagRecord {
+    /// One decision `lag_ms` after capture, `at_s` seconds after the record started.
+    pub fn add(&mut self, at_s: f64, lag_ms: f64) {
+        let minute = (at_s.max(0.0) / 60.0) as u64;
+        while minute > self.minute {
+            let mut m = std::mem::take(&mut self.this_minute);
+            self.minute_p99.push_back(quantile(&mut m, 0.99));
+            if self.minute_p99.len() > 60 {
+                self.minute_p99.pop_front();
+            }
+            self.minute += 1;
+        }
+        self.this_minute.push(lag_ms);
+        let b = (lag_ms.max(0.0) as usize).min(LAG_HIST_MS);
+        self.hist[b] += 1;
+        self.count += 1;
+        self.max = self.max.max(lag_ms);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn max(&self) -> f64 {
+        self.max
+    }
+
+    /// Quantile `q` of all lags, to the millisecond (the upper edge of its 1 ms bucket; 5001
+    /// means "over 5 s").
+    pub fn quantile(&self, q: f64) -> f64 {
+        if self.count == 0 {
+            return 0.0;
+        }
+        let rank = ((self.count - 1) as f64 * q).round() as u64;
+        let mut seen = 0u64;
+        for (b, &n) in self.hist.iter().enumerate() {
+            seen += n as u64;
+            if seen > rank {
+                return (b + 1) as f64;
+            }
+        }
+        (LAG_HIST_MS + 1) as f64
+    }
+}
+
 #[derive(Default)]
 struct Cam {
     analysed: u64,
+    record: LagRecord,
     lags: VecDeque<(std::time::Instant, f64)>,
     inference_hist: Vec<u64>,
     inference_sum: f64,
 }
 
 pub struct Metrics {
+    started: std::time::Instant,
     cameras: Vec<String>,
     cams: Mutex<Vec<Cam>>,
     outbox: Arc<Outbox>,
@@ -41,6 +115,7 @@ fn quantile(v: &mut [f64], q: f64) -> f64 {
 impl Metrics {
     pub fn new(cfg: &ServiceConfig, outbox: Arc<Outbox>, mqtt: Arc<MqttStats>) -> Metrics {
         Metrics {
+            started: std::time::Instant::now(),
             cameras: cfg.cameras.iter().map(|c| c.id.clone()).collect(),
             cams: Mutex::new(
                 cfg.cameras
@@ -62,6 +137,8 @@ impl Metrics {
         let c = &mut cams[cam];
         c.analysed += 1;
         let now = std::time::Instant::now();
+        c.record
+            .add(now.duration_since(self.started).as_secs_f64(), lag_ms);
         c.lags.push_back((now, lag_ms));
         while c
             .lags
@@ -109,6 +186,36 @@ impl Metrics {
             }));
         }
         serde_json::json!({"cameras": out, "outbox_depth": self.outbox.depth(), "mqtt_connected": self.mqtt.connected.load(Ordering::Relaxed)}).to_string()
+    }
+
+    /// Figures for the whole run so far (`streetwatch run --stats FILE` writes them at
+    /// shutdown): per camera, analysed fps, lag p50/p99/max and p99 per minute, captured and
+    /// dropped frames, reconnects.
+    pub fn run_stats_json(&self, slots: &[Arc<Slot>]) -> serde_json::Value {
+        let cams = self.cams.lock().unwrap_or_else(|p| p.into_inner());
+        let secs = self.started.elapsed().as_secs_f64().max(1e-9);
+        let cameras: Vec<serde_json::Value> = cams
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let s = slots.get(i);
+                let load = |f: fn(&Slot) -> u64| s.map(|s| f(s)).unwrap_or(0);
+                serde_json::json!({
+                    "camera": self.cameras[i],
+                    "analysed": c.analysed,
+                    "analysed_fps": c.analysed as f64 / secs,
+                    "lag_ms_p50": c.record.quantile(0.5),
+                    "lag_ms_p99": c.record.quantile(0.99),
+                    "lag_ms_max": c.record.max(),
+                    "lag_ms_p99_by_minute": c.record.minute_p99,
+                    "captured": load(|s| s.captured.load(Ordering::Relaxed)),
+                    "dropped": load(|s| s.dropped.load(Ordering::Relaxed)),
+                    "reconnects": load(|s| s.reconnects.load(Ordering::Relaxed)),
+                    "inference_ms_mean": if c.analysed > 0 { c.inference_sum / c.analysed as f64 } else { 0.0 },
+                })
+            })
+            .collect();
+        serde_json::json!({"seconds": secs, "cameras": cameras})
     }
 
     /// Prometheus text format.
@@ -260,5 +367,48 @@ pub async fn serve(listener: tokio::net::TcpListener, m: Arc<Metrics>) {
             let resp = format!("HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
             let _ = sock.write_all(resp.as_bytes()).await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LagRecord;
+
+    #[test]
+    fn lag_record_quantiles_to_the_millisecond() {
+        let mut r = LagRecord::default();
+        for i in 0..1000 {
+            r.add(0.0, i as f64 / 10.0); // 0.0 .. 99.9 ms
+        }
+        assert_eq!(r.count(), 1000);
+        // Upper edges of the 1 ms buckets: the median 50.0 ms lies in [50, 51), p99 98.9 in [98, 99).
+        assert_eq!(r.quantile(0.5), 51.0);
+        assert_eq!(r.quantile(0.99), 99.0);
+        assert!((r.max() - 99.9).abs() < 1e-9);
+        r.add(0.0, 9000.0);
+        assert_eq!(
+            r.quantile(1.0),
+            5001.0,
+            "over 5 s goes to the overflow bucket"
+        );
+    }
+
+    #[test]
+    fn lag_record_keeps_p99_per_minute() {
+        let mut r = LagRecord::default();
+        for s in 0..180 {
+            // Minute 0: 10 ms, minute 1: 200 ms, minute 2: 30 ms (still open).
+            let lag = [10.0, 200.0, 30.0][s / 60];
+            r.add(s as f64, lag);
+        }
+        assert_eq!(
+            r.minute_p99.iter().copied().collect::<Vec<_>>(),
+            vec![10.0, 200.0]
+        );
+        // A gap of minutes without decisions closes them empty.
+        r.add(400.0, 5.0);
+        assert_eq!(r.minute_p99.len(), 6);
+        assert_eq!(r.minute_p99[2], 30.0);
+        assert_eq!(r.minute_p99[3], 0.0);
     }
 }

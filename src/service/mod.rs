@@ -25,7 +25,13 @@ use capture::{now_unix, Slot};
 use metrics::Metrics;
 
 /// Runs until SIGTERM/SIGINT (or `stop` is set).
-pub fn run(cfg: ServiceConfig, mut det: Detector, stop: Arc<AtomicBool>) -> Result<()> {
+/// With `stats`, the run's figures (`Metrics::run_stats_json`) are written there at shutdown.
+pub fn run(
+    cfg: ServiceConfig,
+    mut det: Detector,
+    stop: Arc<AtomicBool>,
+    stats: Option<&std::path::Path>,
+) -> Result<()> {
     for cam in &cfg.cameras {
         cam.calibration.check_classes(&det.manifest().classes)?;
     }
@@ -44,7 +50,7 @@ pub fn run(cfg: ServiceConfig, mut det: Detector, stop: Arc<AtomicBool>) -> Resu
         );
     }
     let log_path = storage.join("alerts.jsonl");
-    let mut log = std::fs::OpenOptions::new()
+    let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&log_path)
@@ -104,20 +110,31 @@ pub fn run(cfg: ServiceConfig, mut det: Detector, stop: Arc<AtomicBool>) -> Resu
         );
     }
 
-    // The inference worker (this thread).
+    // The inference worker (this thread) hands each detected frame to the analytics worker
+    // (tracker, cues, rules, snapshots, outbox), so that inference never waits for them.
     let model_threshold = det.threshold;
     det.threshold = TRACK_LOW_SCORE.min(model_threshold);
     let started_unix = now_unix();
-    let mut analytics: Vec<Analytics> = cfg
-        .cameras
-        .iter()
-        .map(|c| Analytics::new(&c.calibration, &det))
-        .collect::<Result<_>>()?;
-    let mut makers: Vec<AlertMaker> = cfg
-        .cameras
-        .iter()
-        .map(|c| AlertMaker::new(&c.calibration, &det, c.safe_url(), Some(started_unix)))
-        .collect();
+    let mut worker = AnalyticsWorker {
+        analytics: cfg
+            .cameras
+            .iter()
+            .map(|c| Analytics::new(&c.calibration, &det))
+            .collect::<Result<_>>()?,
+        makers: cfg
+            .cameras
+            .iter()
+            .map(|c| AlertMaker::new(&c.calibration, &det, c.safe_url(), Some(started_unix)))
+            .collect(),
+        cfg: cfg.clone(),
+        started_unix,
+        storage: storage.clone(),
+        log_path: log_path.clone(),
+        log,
+        outbox: outbox.clone(),
+        kick: kick.clone(),
+        metrics: metrics.clone(),
+    };
     // View watch: cameras whose calibration names a reference view.
     let mut watches: Vec<Option<crate::viewwatch::ViewWatch>> = Vec::new();
     for c in &cfg.cameras {
@@ -135,6 +152,23 @@ pub fn run(cfg: ServiceConfig, mut det: Detector, stop: Arc<AtomicBool>) -> Resu
             None => None,
         });
     }
+    // Two jobs in flight at most: when the analytics fall behind, inference waits for them
+    // rather than queueing stale frames (the capture mailboxes keep only the newest frame).
+    let (jobs_tx, jobs_rx) = std::sync::mpsc::sync_channel::<Job>(2);
+    let analytics_thread = {
+        let stop = stop.clone();
+        std::thread::Builder::new()
+            .name("analytics".into())
+            .spawn(move || {
+                let r = worker.run(jobs_rx);
+                if r.is_err() {
+                    // Fatal (e.g. the storage is gone): stop the whole service.
+                    stop.store(true, Ordering::Relaxed);
+                }
+                r
+            })
+            .map_err(|e| Error::io("analytics thread", e))?
+    };
     let mut analysed: Vec<u64> = vec![0; cfg.cameras.len()];
     let periods: Vec<Duration> = cfg
         .cameras
@@ -145,16 +179,16 @@ pub fn run(cfg: ServiceConfig, mut det: Detector, stop: Arc<AtomicBool>) -> Resu
     let mut last_health = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
+        if last_health.elapsed().as_secs_f64() >= cfg.health_interval_s {
+            last_health = now;
+            let _ = tx.send(mqtt::Message::Health(metrics.health_json(&slots)));
+        }
         // The most overdue camera with a frame waiting goes first: under overload every camera
         // slows down evenly, and only the newest frame is ever analysed (bounded lag).
         let pick = (0..slots.len())
             .filter(|&i| due[i] <= now && slots[i].has_frame())
             .min_by_key(|&i| due[i]);
         let Some(i) = pick else {
-            if last_health.elapsed().as_secs_f64() >= cfg.health_interval_s {
-                last_health = Instant::now();
-                let _ = tx.send(mqtt::Message::Health(metrics.health_json(&slots)));
-            }
             std::thread::sleep(Duration::from_millis(3));
             continue;
         };
@@ -163,8 +197,6 @@ pub fn run(cfg: ServiceConfig, mut det: Detector, stop: Arc<AtomicBool>) -> Resu
         };
         due[i] = (due[i] + periods[i]).max(now.checked_sub(periods[i]).unwrap_or(now));
         let cam = &cfg.cameras[i];
-        let cal = &cam.calibration;
-        let t = frame.unix - started_unix;
         analysed[i] += 1;
         // About once a second, the view is compared with the calibration's reference.
         if let Some(w) = watches[i].as_mut() {
@@ -195,38 +227,20 @@ pub fn run(cfg: ServiceConfig, mut det: Detector, stop: Arc<AtomicBool>) -> Resu
                 continue;
             }
         };
-        let local = Some(LocalTime::from_unix(frame.unix, cal.utc_offset_min));
-        let events = analytics[i].step(cal, t, local, &frame.image, &dets, &[])?;
-        for ev in events {
-            let mut alert = makers[i].make(&ev, cal, 0);
-            let mut img = frame.image.clone();
-            annotate::draw_alert(&mut img, cal, analytics[i].tracker.tracks(), t, &alert)?;
-            let name = format!("snapshots/{}.jpg", alert.id);
-            annotate::write_jpeg(&storage.join(&name), &img)?;
-            alert.snapshot = Some(name.clone());
-            let json = serde_json::to_string(&alert)
-                .map_err(|e| Error::io(&log_path, std::io::Error::other(e)))?;
-            // Durable first, then announced: the outbox entries are fsync'd before anyone is told.
-            // The snapshot goes first, so that a subscriber has the image when the alert arrives.
-            let jpeg = std::fs::read(storage.join(&name))
-                .map_err(|e| Error::io(storage.join(&name), e))?;
-            outbox.put_kind(&format!("{}@{}", alert.id, cam.id), "jpg", &jpeg)?;
-            outbox.put(&alert.id, json.as_bytes())?;
-            writeln!(log, "{json}").map_err(|e| Error::io(&log_path, e))?;
-            kick.notify_one();
-            tracing::info!(camera = %cam.id, "{}", alert.summary());
-        }
-        let decided = Instant::now();
-        metrics.record(
-            i,
-            (decided - frame.at).as_secs_f64() * 1000.0,
-            times.inference.as_secs_f64() * 1000.0,
-        );
-        if last_health.elapsed().as_secs_f64() >= cfg.health_interval_s {
-            last_health = Instant::now();
-            let _ = tx.send(mqtt::Message::Health(metrics.health_json(&slots)));
+        let job = Job {
+            cam: i,
+            frame,
+            dets,
+            inference_ms: times.inference.as_secs_f64() * 1000.0,
+        };
+        if jobs_tx.send(job).is_err() {
+            break;
         }
     }
+    drop(jobs_tx);
+    let analytics_result = analytics_thread
+        .join()
+        .unwrap_or_else(|_| Err(Error::Inference("the analytics thread panicked".into())));
     tracing::info!("shutting down: stopping capture, flushing the outbox");
     for t in threads {
         let _ = t.join();
@@ -234,5 +248,75 @@ pub fn run(cfg: ServiceConfig, mut det: Detector, stop: Arc<AtomicBool>) -> Resu
     drop(tx);
     let _ = runtime.block_on(mqtt_task);
     runtime.shutdown_timeout(Duration::from_secs(1));
-    Ok(())
+    if let Some(path) = stats {
+        let json = metrics.run_stats_json(&slots).to_string();
+        std::fs::write(path, json).map_err(|e| Error::io(path, e))?;
+    }
+    analytics_result
+}
+
+/// A detected frame for the analytics worker.
+struct Job {
+    cam: usize,
+    frame: capture::Captured,
+    dets: Vec<crate::detect::Detection>,
+    inference_ms: f64,
+}
+
+/// Per-camera analytics after detection: tracker, cues, rules, episodes, and for each alert the
+/// snapshot, the durable outbox entries and the alert log.
+struct AnalyticsWorker {
+    analytics: Vec<Analytics>,
+    makers: Vec<AlertMaker>,
+    cfg: ServiceConfig,
+    started_unix: f64,
+    storage: std::path::PathBuf,
+    log_path: std::path::PathBuf,
+    log: std::fs::File,
+    outbox: Arc<Outbox>,
+    kick: Arc<Notify>,
+    metrics: Arc<Metrics>,
+}
+
+impl AnalyticsWorker {
+    fn run(&mut self, jobs: std::sync::mpsc::Receiver<Job>) -> Result<()> {
+        for job in jobs {
+            self.step(job)?;
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, job: Job) -> Result<()> {
+        let i = job.cam;
+        let frame = &job.frame;
+        let cam = &self.cfg.cameras[i];
+        let cal = &cam.calibration;
+        let t = frame.unix - self.started_unix;
+        let local = Some(LocalTime::from_unix(frame.unix, cal.utc_offset_min));
+        let events = self.analytics[i].step(cal, t, local, &frame.image, &job.dets, &[])?;
+        for ev in events {
+            let mut alert = self.makers[i].make(&ev, cal, 0);
+            let mut img = frame.image.clone();
+            annotate::draw_alert(&mut img, cal, self.analytics[i].tracker.tracks(), t, &alert)?;
+            let name = format!("snapshots/{}.jpg", alert.id);
+            let jpeg = annotate::write_jpeg(&self.storage.join(&name), &img)?;
+            alert.snapshot = Some(name.clone());
+            let json = serde_json::to_string(&alert)
+                .map_err(|e| Error::io(&self.log_path, std::io::Error::other(e)))?;
+            // Durable first, then announced: the outbox entries are fsync'd before anyone is told.
+            // The snapshot goes first, so that a subscriber has the image when the alert arrives.
+            self.outbox
+                .put_kind(&format!("{}@{}", alert.id, cam.id), "jpg", &jpeg)?;
+            self.outbox.put(&alert.id, json.as_bytes())?;
+            writeln!(self.log, "{json}").map_err(|e| Error::io(&self.log_path, e))?;
+            self.kick.notify_one();
+            tracing::info!(camera = %cam.id, "{}", alert.summary());
+        }
+        self.metrics.record(
+            i,
+            frame.at.elapsed().as_secs_f64() * 1000.0,
+            job.inference_ms,
+        );
+        Ok(())
+    }
 }

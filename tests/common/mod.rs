@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: where setup put things, and running the binary.
 #![allow(dead_code)]
 
+pub mod services;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
