@@ -245,10 +245,16 @@ fn main() {
                 .into_iter()
                 .flatten()
                 .map(|c| {
+                    let minutes: Vec<String> = c["lag_ms_p99_by_minute"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|v| format!("{:.0}", v.as_f64().unwrap_or(0.0)))
+                        .collect();
                     format!(
-                        "{}: {}",
+                        "{} [{}]",
                         c["camera"].as_str().unwrap_or("?"),
-                        c["lag_ms_p99_by_minute"]
+                        minutes.join(", ")
                     )
                 })
                 .collect();

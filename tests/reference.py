@@ -113,11 +113,13 @@ def nms(boxes, scores, classes, iou_thr, max_det):
 
 
 class Reference:
-    def __init__(self, manifest_path, model_path, threads=1):
+    def __init__(self, manifest_path, model_path, threads=1, spinning=True):
         with open(manifest_path, "rb") as f:
             self.m = tomllib.load(f)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
+        if not spinning:
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.sess = ort.InferenceSession(model_path, opts, providers=["CPUExecutionProvider"])
         self.output_names = [o.name for o in self.sess.get_outputs()]

@@ -196,6 +196,11 @@ impl LoadedModel {
             .map_err(|e| load_err(e.into()))?
             .with_intra_threads(threads)
             .map_err(|e| load_err(e.into()))?
+            // Idle intra-op threads sleep instead of spinning: the spinning ones took CPU from
+            // each other and from decoding and analytics on this 2-core box (NanoDet, 2 threads,
+            // raw inference median 25.9 ms spinning vs 21.7 ms not; `cargo bench --bench e2e`).
+            .with_intra_op_spinning(false)
+            .map_err(|e| load_err(e.into()))?
             .commit_from_file(&path)
             .map_err(load_err)?;
         let model = LoadedModel {

@@ -21,6 +21,9 @@ pub struct LagRecord {
     hist: Vec<u32>,
     count: u64,
     max: f64,
+    /// Seconds (since the record started) of the first and the last decision.
+    first_s: f64,
+    last_s: f64,
     minute: u64,
     this_minute: Vec<f64>,
     pub minute_p99: VecDeque<f64>,
@@ -34,6 +37,8 @@ impl Default for LagRecord {
             hist: vec![0; LAG_HIST_MS + 1],
             count: 0,
             max: 0.0,
+            first_s: 0.0,
+            last_s: 0.0,
             minute: 0,
             this_minute: Vec::new(),
             minute_p99: VecDeque::new(),
@@ -54,6 +59,10 @@ impl LagRecord {
             self.minute += 1;
         }
         self.this_minute.push(lag_ms);
+        if self.count == 0 {
+            self.first_s = at_s;
+        }
+        self.last_s = at_s;
         let b = (lag_ms.max(0.0) as usize).min(LAG_HIST_MS);
         self.hist[b] += 1;
         self.count += 1;
@@ -68,8 +77,17 @@ impl LagRecord {
         self.max
     }
 
-    /// Quantile `q` of all lags, to the millisecond (the upper edge of its 1 ms bucket; 5001
-    /// means "over 5 s").
+    /// Decisions per second between the first and the last one (0 with fewer than two).
+    pub fn rate(&self) -> f64 {
+        if self.count < 2 || self.last_s <= self.first_s {
+            0.0
+        } else {
+            (self.count - 1) as f64 / (self.last_s - self.first_s)
+        }
+    }
+
+    /// Quantile `q` of all lags, to the millisecond (the upper edge of its 1 ms bucket, at most
+    /// the largest lag; 5001 means "over 5 s").
     pub fn quantile(&self, q: f64) -> f64 {
         if self.count == 0 {
             return 0.0;
@@ -79,7 +97,7 @@ impl LagRecord {
         for (b, &n) in self.hist.iter().enumerate() {
             seen += n as u64;
             if seen > rank {
-                return (b + 1) as f64;
+                return ((b + 1) as f64).min(self.max);
             }
         }
         (LAG_HIST_MS + 1) as f64
@@ -189,7 +207,7 @@ impl Metrics {
     }
 
     /// Figures for the whole run so far (`streetwatch run --stats FILE` writes them at
-    /// shutdown): per camera, analysed fps, lag p50/p99/max and p99 per minute, captured and
+    /// shutdown): per camera, analysed frames/s, lag p50/p99/max and p99 per minute, captured and
     /// dropped frames, reconnects.
     pub fn run_stats_json(&self, slots: &[Arc<Slot>]) -> serde_json::Value {
         let cams = self.cams.lock().unwrap_or_else(|p| p.into_inner());
@@ -203,7 +221,9 @@ impl Metrics {
                 serde_json::json!({
                     "camera": self.cameras[i],
                     "analysed": c.analysed,
-                    "analysed_fps": c.analysed as f64 / secs,
+                    // Between the camera's first and last decision (not counting start-up and
+                    // shutdown).
+                    "analysed_fps": c.record.rate(),
                     "lag_ms_p50": c.record.quantile(0.5),
                     "lag_ms_p99": c.record.quantile(0.99),
                     "lag_ms_max": c.record.max(),
@@ -385,6 +405,7 @@ mod tests {
         assert_eq!(r.quantile(0.5), 51.0);
         assert_eq!(r.quantile(0.99), 99.0);
         assert!((r.max() - 99.9).abs() < 1e-9);
+        assert_eq!(r.rate(), 0.0, "all at the same instant");
         r.add(0.0, 9000.0);
         assert_eq!(
             r.quantile(1.0),
