@@ -36,6 +36,30 @@ struct ZoneMask {
     height: f64,
 }
 
+/// What a frame's cues share, computed at most once per frame when a cue needs it: the long-term
+/// background image, its grey version, and the edge energy of the background and of the frame.
+struct Derived {
+    bg: Mat,
+    bg_gray: Mat,
+    e_bg: Mat,
+    e_cur: Mat,
+}
+
+impl Derived {
+    fn of(long: &mut core::Ptr<video::BackgroundSubtractorMOG2>, gray: &Mat) -> Result<Derived> {
+        let mut bg = Mat::default();
+        long.get_background_image(&mut bg)?;
+        let mut bg_gray = Mat::default();
+        imgproc::cvt_color_def(&bg, &mut bg_gray, imgproc::COLOR_BGR2GRAY)?;
+        Ok(Derived {
+            e_bg: energy(&bg_gray)?,
+            e_cur: energy(gray)?,
+            bg,
+            bg_gray,
+        })
+    }
+}
+
 pub struct Cues {
     scale: f64,
     size: Size,
@@ -224,6 +248,7 @@ impl Cues {
         )?;
         self.long_fg = fg_binary(&fg_long)?;
         let mut statics = Vec::new();
+        let mut derived: Option<Derived> = None;
         // Warm-up: the long model needs its own history before "static" means anything.
         if self.zones.iter().any(|z| z.kind.is_vending()) && self.frames > SHORT_HISTORY as u64 {
             {
@@ -256,13 +281,14 @@ impl Cues {
                     // A real object brings its own edges; a "ghost" (something that was in the
                     // background model and left) takes edges away, and a change of light on a flat
                     // surface adds none. Keep only regions with clearly more edges than before.
-                    let (e_now, e_back) = (core::mean(&energy(&self.gray)?, &inside)?[0], {
-                        let mut bg = Mat::default();
-                        self.long.get_background_image(&mut bg)?;
-                        let mut bg_gray = Mat::default();
-                        imgproc::cvt_color_def(&bg, &mut bg_gray, imgproc::COLOR_BGR2GRAY)?;
-                        core::mean(&energy(&bg_gray)?, &inside)?[0]
-                    });
+                    if derived.is_none() {
+                        derived = Some(Derived::of(&mut self.long, &self.gray)?);
+                    }
+                    let d = derived.as_ref().expect("computed above");
+                    let (e_now, e_back) = (
+                        core::mean(&d.e_cur, &inside)?[0],
+                        core::mean(&d.e_bg, &inside)?[0],
+                    );
                     if e_now < e_back * 1.2 + 3.0 {
                         tracing::debug!(
                             t,
@@ -310,16 +336,19 @@ impl Cues {
         }
         let smoke = if self.zones.iter().any(|z| z.kind == ZoneType::SmokeWatch) && self.frames > 2
         {
-            self.smoke(t)?
+            let d = match derived {
+                Some(d) => d,
+                None => Derived::of(&mut self.long, &self.gray)?,
+            };
+            self.smoke(t, &d)?
         } else {
             Vec::new()
         };
         Ok((statics, smoke))
     }
 
-    fn smoke(&mut self, t: f64) -> Result<Vec<SmokeMeasure>> {
-        let mut bg = Mat::default();
-        self.long.get_background_image(&mut bg)?;
+    fn smoke(&mut self, t: f64, d: &Derived) -> Result<Vec<SmokeMeasure>> {
+        let bg = &d.bg;
         // Colour: grey/white (low saturation, not dark), or desaturated and brightened compared
         // with the background (thin smoke over grass or tarmac).
         let hsv_of = |img: &Mat| -> Result<Vector<Mat>> {
@@ -329,7 +358,7 @@ impl Cues {
             core::split(&hsv, &mut planes)?;
             Ok(planes)
         };
-        let (cur, back) = (hsv_of(&self.small)?, hsv_of(&bg)?);
+        let (cur, back) = (hsv_of(&self.small)?, hsv_of(bg)?);
         let (s_cur, v_cur, s_bg, v_bg) = (cur.get(1)?, cur.get(2)?, back.get(1)?, back.get(2)?);
         let mut low_sat = Mat::default();
         core::compare(
@@ -361,13 +390,11 @@ impl Cues {
         core::bitwise_or_def(&grey, &whitened, &mut colour)?;
         // Texture: smoke blurs what is behind it, so the current frame has less edge energy than
         // the background there.
-        let mut bg_gray = Mat::default();
-        imgproc::cvt_color_def(&bg, &mut bg_gray, imgproc::COLOR_BGR2GRAY)?;
-        let (e_cur, e_bg) = (energy(&self.gray)?, energy(&bg_gray)?);
+        let (bg_gray, e_cur, e_bg) = (&d.bg_gray, &d.e_cur, &d.e_bg);
         let mut e_bg_scaled = Mat::default();
         e_bg.convert_to(&mut e_bg_scaled, -1, 0.85, 0.0)?;
         let mut blurred_here = Mat::default();
-        core::compare(&e_cur, &e_bg_scaled, &mut blurred_here, core::CMP_LT)?;
+        core::compare(e_cur, &e_bg_scaled, &mut blurred_here, core::CMP_LT)?;
         let mut cand = Mat::default();
         core::bitwise_and_def(&self.long_fg, &colour, &mut cand)?;
         let mut cand2 = Mat::default();
@@ -376,7 +403,7 @@ impl Cues {
         // Motion of the smoke layer (what differs from the background), so that the texture
         // behind thin smoke does not anchor the flow at zero.
         let mut layer = Mat::default();
-        core::absdiff(&self.gray, &bg_gray, &mut layer)?;
+        core::absdiff(&self.gray, bg_gray, &mut layer)?;
         let prev_layer = std::mem::replace(&mut self.prev_layer, layer.clone());
         // Candidate pixels per smoke zone; optical flow (the costly part: ~15 ms for a whole
         // 320x240 frame) only runs where there are candidates, over their bounding rectangle
