@@ -22,6 +22,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use services::{Broker, Proc, Rtsp};
+use streetwatch::pipeline::proc_status_mb;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -62,17 +63,6 @@ fn cpu_seconds(pid: u32) -> f64 {
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the name.
     (ticks(11) + ticks(12)) / 100.0
-}
-
-fn status_mb(pid: u32, key: &str) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|k| k.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
 }
 
 struct RunFigures {
@@ -135,7 +125,7 @@ fn run(n: usize, seconds: u64, threads: usize, work: &Path) -> RunFigures {
             "the service stopped; see {}",
             dir.join("service.log").display()
         );
-        rss_last_mb = status_mb(pid, "VmRSS:");
+        rss_last_mb = proc_status_mb(&pid.to_string(), "VmRSS:");
         if started.elapsed() < Duration::from_secs(60) {
             rss_first_min_mb = rss_first_min_mb.max(rss_last_mb);
         }
@@ -143,7 +133,7 @@ fn run(n: usize, seconds: u64, threads: usize, work: &Path) -> RunFigures {
     let wall = t0.elapsed().as_secs_f64();
     let cpu_percent = (cpu_seconds(pid) - cpu0) / wall * 100.0;
     let server_cpu_percent = (cpu_seconds(server_pid) - scpu0) / wall * 100.0;
-    let rss_peak_mb = status_mb(pid, "VmHWM:");
+    let rss_peak_mb = proc_status_mb(&pid.to_string(), "VmHWM:");
     svc.stop();
     drop(rtsp);
     drop(broker);

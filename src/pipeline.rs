@@ -60,11 +60,16 @@ pub struct ReplaySummary {
 
 /// Peak resident memory of this process (VmHWM), MB.
 pub fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
+    proc_status_mb("self", "VmHWM:")
+}
+
+/// A memory line (`VmRSS:`, `VmHWM:`, …) of /proc/`pid`/status, MB (0 when unreadable).
+pub fn proc_status_mb(pid: &str, key: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(key))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|k| k.parse::<f64>().ok())
         })
