@@ -49,10 +49,45 @@ impl BBox {
         }
     }
 
-    pub fn iou(&self, other: &BBox) -> f32 {
+    /// Area of the intersection with `other`.
+    pub fn intersection(&self, other: &BBox) -> f32 {
         let ix = (self.x2.min(other.x2) - self.x1.max(other.x1)).max(0.0);
         let iy = (self.y2.min(other.y2) - self.y1.max(other.y1)).max(0.0);
-        let inter = ix * iy;
+        ix * iy
+    }
+
+    /// Fraction of this box that lies inside `other` (0 for an empty box).
+    pub fn inside_fraction(&self, other: &BBox) -> f32 {
+        let a = self.area();
+        if a > 0.0 {
+            self.intersection(other) / a
+        } else {
+            0.0
+        }
+    }
+
+    /// Width over height (0 for a flat box).
+    pub fn aspect(&self) -> f32 {
+        let h = self.height();
+        if h > 0.0 {
+            self.width() / h
+        } else {
+            0.0
+        }
+    }
+
+    /// The box moved a fraction `a` (0..=1) of the way towards `other`.
+    pub fn lerp(&self, other: &BBox, a: f32) -> BBox {
+        BBox {
+            x1: self.x1 + (other.x1 - self.x1) * a,
+            y1: self.y1 + (other.y1 - self.y1) * a,
+            x2: self.x2 + (other.x2 - self.x2) * a,
+            y2: self.y2 + (other.y2 - self.y2) * a,
+        }
+    }
+
+    pub fn iou(&self, other: &BBox) -> f32 {
+        let inter = self.intersection(other);
         let union = self.area() + other.area() - inter;
         if union > 0.0 {
             inter / union

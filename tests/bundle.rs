@@ -29,10 +29,11 @@ fn replay(videos: &[&Path], out: &Path, extra: &[&str]) -> (bool, String, String
 
 fn calibration_for(video: &Path) -> String {
     let name = video.file_name().unwrap().to_string_lossy();
+    // Test fixtures with short timings, so the sample footage raises episodes.
     if name.contains("bikes") {
-        "calibration/bikes.toml"
+        "tests/data/bikes-quick.toml"
     } else {
-        "calibration/vtest.toml"
+        "tests/data/vtest-quick.toml"
     }
     .into()
 }
@@ -90,7 +91,8 @@ fn bundle_verifies_and_every_flipped_byte_is_named() {
         "{all:?}"
     );
     let m = Manifest::load(&b).unwrap();
-    assert!(m.complete && m.episodes == 1 && m.alerts == 2, "{m:?}");
+    // One episode: its start, its end and any updates (count changes) between them.
+    assert!(m.complete && m.episodes == 1 && m.alerts >= 2, "{m:?}");
     assert_eq!(
         m.source.as_ref().unwrap().sha256,
         streetwatch::model::sha256_file(&common::sample("vtest.avi")).unwrap()
@@ -292,7 +294,7 @@ fn ctrl_c_leaves_a_bundle_that_verify_reports_incomplete() {
             "replay",
             &common::sample("vtest.avi").to_string_lossy(),
             "--calibration",
-            "calibration/vtest.toml",
+            "tests/data/vtest-quick.toml",
         ])
         .args(["--out", &out.to_string_lossy(), "--quiet"])
         .stdout(std::process::Stdio::null())
@@ -391,7 +393,7 @@ fn blurred_bundle_withholds_originals_but_keeps_their_hashes() {
         "originals must not be shared: {all:?}"
     );
     let m = Manifest::load(&out).unwrap();
-    assert_eq!(m.withheld_originals.len(), 2, "{m:?}");
+    assert_eq!(m.withheld_originals.len(), m.alerts, "{m:?}");
     assert_eq!(m.settings.blur, "persons");
     // The withheld hashes are those of the unblurred bundle's originals.
     let plain = vtest_bundle(dir.path(), "plain");

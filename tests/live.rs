@@ -75,7 +75,8 @@ fn rtsp_samples(streams: &[&str], dir: &Path) -> Rtsp {
     Rtsp::start_files(&common::root(), &files)
 }
 
-/// Writes a service configuration; `cameras` are (id, url, calibration name).
+/// Writes a service configuration; `cameras` are (id, url, calibration name): the test
+/// fixtures `tests/data/NAME-quick.toml`, with short timings so real footage raises alerts.
 fn config(
     dir: &Path,
     broker_port: u16,
@@ -92,8 +93,8 @@ fn config(
         c.push_str(&format!(
             "\n[[cameras]]\nid = \"{id}\"\nurl = \"{url}\"\ncalibration = \"{}\"\ndetect_fps = 5\n",
             common::root()
-                .join("calibration")
-                .join(format!("{cal}.toml"))
+                .join("tests/data")
+                .join(format!("{cal}-quick.toml"))
                 .display()
         ));
     }
@@ -486,7 +487,7 @@ fn bad_inputs_give_clear_errors_and_the_rest_keeps_running() {
     );
     std::fs::write(
         &bad,
-        text.replace("calibration/vtest.toml", "calibration/nope.toml"),
+        text.replace("tests/data/vtest-quick.toml", "tests/data/nope.toml"),
     )
     .unwrap();
     let (ok, _, err) = common::run(common::bin().args(["run", "--config", &bad.to_string_lossy()]));

@@ -19,6 +19,7 @@ struct Clip {
     file: String,
     calibration: String,
     tolerance_s: f64,
+    #[serde(default)]
     episode: Vec<Episode>,
 }
 

@@ -128,7 +128,7 @@ pub fn tracks_in<'a>(
     classes: &'a [String],
 ) -> impl Iterator<Item = &'a Track> + 'a {
     scene.tracks.iter().filter(move |t| {
-        t.is_current(scene.t) && classes.contains(&t.class) && zone.polygon.contains(t.bbox.foot())
+        t.present && classes.contains(&t.class) && zone.polygon.contains(t.bbox.foot())
     })
 }
 

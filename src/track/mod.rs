@@ -3,6 +3,17 @@
 //! unmatched), tentative birth and timed death. Each track carries its ground-plane position,
 //! speed and a stationary state decided in metres per second when the camera has a ground
 //! homography. Time is the media time passed to `update`, never a clock.
+//!
+//! Stationarity survives occlusion. Once a track is stationary it keeps an *anchor*: the box it
+//! occupies at rest. An observation that is partial (the box shrank or changed shape against the
+//! anchor, or a nearer object's box overlaps it) and lies within the anchor says nothing about
+//! motion: a pedestrian passing in front of a parked bicycle makes the detector box half of it,
+//! and the bottom centre of that half box may jump half a metre. Only whole observations are
+//! measured, against the anchor, and the track leaves the stationary state only when it has
+//! been away from the anchor for `leave_seconds`. While a stationary track is unseen it is kept
+//! (and associated by its anchor) for `max_lost_stationary` seconds, and while another
+//! detection covers its anchor it still counts as present for `occlusion_hold` seconds: a
+//! person standing in front of a parked bicycle hides it, but does not move it.
 
 pub mod assign;
 pub mod kalman;
@@ -46,12 +57,34 @@ pub struct Track {
     pub speed_in_mps: bool,
     /// Media time since which the track has been stationary.
     pub stationary_since: Option<f64>,
+    /// Seen in the latest update, or stationary, unseen for at most `occlusion_hold` seconds
+    /// and covered by another detection (hidden, not gone). Rules count present tracks.
+    pub present: bool,
+    /// Whether the latest observation was partial (occluded or cut), so its box is the anchor's.
+    pub occluded: bool,
+    #[serde(skip)]
+    anchor: Option<Anchor>,
+    /// Media time since which whole observations have been away from the anchor.
+    #[serde(skip)]
+    away_since: Option<f64>,
+    /// Media time since which the track has been neither seen nor covered by another detection.
+    #[serde(skip)]
+    uncovered_since: Option<f64>,
     #[serde(skip)]
     filter: BoxFilter,
     #[serde(skip)]
     votes: Vec<(usize, String, f32)>,
     #[serde(skip)]
-    history: VecDeque<(f64, Point)>,
+    history: VecDeque<(f64, Point, BBox)>,
+}
+
+/// Where a stationary track rests: its whole box and that box's position (metres on the ground
+/// or box heights in the image).
+#[derive(Debug, Clone, Copy)]
+struct Anchor {
+    bbox: BBox,
+    pos: Point,
+    updated: f64,
 }
 
 impl Track {
@@ -71,6 +104,57 @@ impl Track {
     /// Seen in the latest update.
     pub fn is_current(&self, t: f64) -> bool {
         self.last_seen >= t && self.state != TrackState::Lost
+    }
+
+    /// How well a detection box fits this track, 0..=1: IoU with the predicted box for a moving
+    /// track; for a stationary one, IoU with its anchor, or, for a box lying within the anchor
+    /// (the visible part of a partly hidden object), most of its share inside.
+    fn similarity(&self, b: &BBox) -> f32 {
+        match &self.anchor {
+            Some(a) => {
+                let iou = a.bbox.iou(b);
+                let part = b.area() >= 0.15 * a.bbox.area();
+                let held = if part {
+                    iou.max(0.7 * b.inside_fraction(&a.bbox))
+                } else {
+                    iou
+                };
+                // An object that starts to move away is followed by its filter.
+                held.max(self.filter.bbox().iou(b))
+            }
+            None => self.filter.bbox().iou(b),
+        }
+    }
+
+    /// Whether a detection box shows only part of the object. For a stationary track: the box
+    /// shrank, grew or changed shape against the anchor (a passer-by in front, a box cut in
+    /// half, two objects merged). For a moving one: it changed shape against the last whole box
+    /// while another detection nearer the camera (lower foot) covers part of it. Objects that
+    /// overlap all the time (bicycles parked in a row) keep their shapes and are whole.
+    fn is_partial(&self, b: &BBox, others: &[BBox]) -> bool {
+        let changed = |r: &BBox| {
+            let area = b.area() / r.area().max(1.0);
+            let shape = b.aspect() / r.aspect().max(1e-3);
+            !(0.75..=1.35).contains(&area) || !(0.75..=1.33).contains(&shape)
+        };
+        if let Some(a) = &self.anchor {
+            return changed(&a.bbox);
+        }
+        let covered = || {
+            others
+                .iter()
+                .any(|o| o.y2 > b.y2 + 0.05 * b.height() && o.intersection(b) > 0.15 * b.area())
+        };
+        self.history.back().is_some_and(|h| changed(&h.2)) && covered()
+    }
+
+    /// Whether another detection covers a tenth or more of this stationary track's anchor (so
+    /// not seeing it means it is hidden, not gone).
+    fn hidden_by(&self, dets: &[Detection]) -> bool {
+        self.anchor.as_ref().is_some_and(|a| {
+            dets.iter()
+                .any(|d| d.bbox.intersection(&a.bbox) >= 0.1 * a.bbox.area())
+        })
     }
 }
 
@@ -101,6 +185,18 @@ pub struct TrackerConfig {
     pub stationary_mps: f64,
     /// The same without a homography, in box heights per second.
     pub stationary_heights: f64,
+    /// A stationary track leaves the state when whole observations have been farther than this
+    /// from its anchor for `leave_seconds`: metres with a homography.
+    pub leave_metres: f64,
+    /// The same without a homography, in box heights.
+    pub leave_heights: f64,
+    /// Seconds a stationary track must be seen away from its anchor before it counts as moving.
+    pub leave_seconds: f64,
+    /// Seconds an unseen stationary track is kept (and re-associated by its anchor).
+    pub max_lost_stationary: f64,
+    /// Seconds an unseen stationary track still counts as present while another detection
+    /// covers it (hidden behind a passer-by, not gone).
+    pub occlusion_hold: f64,
 }
 
 impl Default for TrackerConfig {
@@ -118,6 +214,11 @@ impl Default for TrackerConfig {
             speed_window: 1.0,
             stationary_mps: 0.25,
             stationary_heights: 0.15,
+            leave_metres: 0.5,
+            leave_heights: 0.3,
+            leave_seconds: 0.8,
+            max_lost_stationary: 60.0,
+            occlusion_hold: 6.0,
         }
     }
 }
@@ -170,13 +271,12 @@ impl Tracker {
             .iter()
             .map(|&ti| {
                 let tr = &self.tracks[ti];
-                let pred = tr.filter.bbox();
                 det_ids
                     .iter()
                     .map(|&di| {
                         let d = &dets[di];
                         if self.compatible(tr.class_id, d.class_id) {
-                            1.0 - pred.iou(&d.bbox) as f64
+                            1.0 - tr.similarity(&d.bbox) as f64
                         } else {
                             f64::INFINITY
                         }
@@ -261,16 +361,39 @@ impl Tracker {
         for &(ti, di) in &all {
             matched_t.push(ti);
             matched_d.push(di);
+            let others: Vec<BBox> = (0..dets.len())
+                .filter(|&k| k != di)
+                .map(|k| dets[k].bbox)
+                .collect();
             let tr = &mut self.tracks[ti];
-            observe(tr, &dets[di], t, ground, &self.cfg);
+            observe(tr, &dets[di], t, ground, &self.cfg, &others);
             tr.state = TrackState::Tracked;
         }
-        // Unmatched: tentative tracks die after a short grace, tracked ones become lost.
-        let (max_lost, max_tentative) = (self.cfg.max_lost, self.cfg.tentative_max_age);
+        // Unmatched: tentative tracks die after a short grace, tracked ones become lost; a
+        // stationary track is kept longer (hidden, not gone).
+        let (max_lost, max_tentative, max_still) = (
+            self.cfg.max_lost,
+            self.cfg.tentative_max_age,
+            self.cfg.max_lost_stationary,
+        );
+        for (i, tr) in self.tracks.iter_mut().enumerate() {
+            if matched_t.contains(&i) || tr.hidden_by(dets) {
+                tr.uncovered_since = None;
+            } else {
+                tr.uncovered_since.get_or_insert(t);
+            }
+        }
         let mut i = 0;
         self.tracks.retain(|tr| {
             let limit = if tr.state == TrackState::Tentative {
                 max_tentative
+            } else if tr.anchor.is_some() {
+                // Kept while hidden; gone once in plain view and unseen for `max_lost`.
+                if tr.uncovered_since.is_some_and(|u| t - u > max_lost) {
+                    max_lost
+                } else {
+                    max_still
+                }
             } else {
                 max_lost
             };
@@ -278,12 +401,19 @@ impl Tracker {
             i += 1;
             keep
         });
+        let hold = self.cfg.occlusion_hold;
         for tr in self.tracks.iter_mut() {
             if tr.last_seen < t {
                 if tr.state != TrackState::Tentative {
                     tr.state = TrackState::Lost;
                 }
-                tr.bbox = tr.filter.bbox();
+                tr.bbox = match &tr.anchor {
+                    Some(a) => a.bbox,
+                    None => tr.filter.bbox(),
+                };
+                tr.present = t - tr.last_seen <= hold && tr.hidden_by(dets);
+            } else {
+                tr.present = true;
             }
         }
         // 4. New tracks from unmatched confident detections; confirmed on their first frame only
@@ -312,30 +442,71 @@ impl Tracker {
                 speed: None,
                 speed_in_mps: ground.is_some(),
                 stationary_since: None,
+                present: true,
+                occluded: false,
+                anchor: None,
+                away_since: None,
+                uncovered_since: None,
                 filter: BoxFilter::new(&d.bbox),
                 votes: Vec::new(),
                 history: VecDeque::new(),
             };
             self.next_id += 1;
-            observe(&mut tr, d, t, ground, &self.cfg);
+            let others: Vec<BBox> = (0..dets.len())
+                .filter(|&k| k != di)
+                .map(|k| dets[k].bbox)
+                .collect();
+            observe(&mut tr, d, t, ground, &self.cfg, &others);
             self.tracks.push(tr);
         }
     }
 }
 
+/// Position of a box: its bottom centre on the ground (metres) with a homography, else in box
+/// heights in the image. `None` when the homography cannot map the point.
+fn position(b: &BBox, ground: Option<&Homography>) -> (Point, Option<Point>) {
+    let foot = b.foot();
+    match ground.and_then(|h| h.apply(foot)) {
+        Some(g) => (g, Some(g)),
+        None => {
+            let h = b.height().max(1.0);
+            (
+                Point {
+                    x: foot.x / h,
+                    y: foot.y / h,
+                },
+                None,
+            )
+        }
+    }
+}
+
+fn distance(a: Point, b: Point) -> f64 {
+    (((a.x - b.x) as f64).powi(2) + ((a.y - b.y) as f64).powi(2)).sqrt()
+}
+
 /// Records a matched detection on a track: box, class vote, ground position, speed, stationarity.
+/// `others` are the other detections of the frame (possible occluders).
 fn observe(
     tr: &mut Track,
     d: &Detection,
     t: f64,
     ground: Option<&Homography>,
     cfg: &TrackerConfig,
+    others: &[BBox],
 ) {
+    let partial = tr.is_partial(&d.bbox, others);
+    // A stationary object seen in part is where its anchor says it is.
+    let seen = match (&tr.anchor, partial) {
+        (Some(a), true) => a.bbox,
+        _ => d.bbox,
+    };
     if tr.hits > 0 {
-        tr.filter.update(&d.bbox);
+        tr.filter.update(&seen);
     }
     tr.hits += 1;
-    tr.bbox = d.bbox;
+    tr.bbox = seen;
+    tr.occluded = partial;
     tr.score = d.score;
     tr.last_seen = t;
     // The track's class is the one with the highest summed score so far.
@@ -349,41 +520,80 @@ fn observe(
             tr.class = name.clone();
         }
     }
-    // Position in metres on the ground, or in box heights in the image.
-    let foot = d.bbox.foot();
-    let pos = match ground.and_then(|h| h.apply(foot)) {
-        Some(g) => {
-            tr.ground = Some(g);
-            g
+    tr.speed_in_mps = ground.is_some();
+    let (pos, on_ground) = position(&d.bbox, ground);
+    if !partial {
+        if on_ground.is_some() {
+            tr.ground = on_ground;
         }
+        tr.history.push_back((t, pos, d.bbox));
+        while tr.history.len() > 2 && t - tr.history[1].0 >= cfg.speed_window {
+            tr.history.pop_front();
+        }
+    }
+    let (limit, leave) = if tr.speed_in_mps {
+        (cfg.stationary_mps, cfg.leave_metres)
+    } else {
+        (cfg.stationary_heights, cfg.leave_heights)
+    };
+    // Speed over the window of whole observations.
+    if let (Some(&(t0, p0, _)), Some(&(t1, p1, _))) = (tr.history.front(), tr.history.back()) {
+        if t1 - t0 >= cfg.speed_window * 0.75 && t1 == t {
+            tr.speed = Some(distance(p1, p0) / (t1 - t0));
+        }
+    }
+    match tr.anchor {
         None => {
-            let h = d.bbox.height().max(1.0);
-            Point {
-                x: foot.x / h,
-                y: foot.y / h,
+            // Moving: becomes stationary when the speed over a whole window falls below the limit.
+            let Some(&(t0, _, _)) = tr.history.front() else {
+                return;
+            };
+            if !partial && t - t0 >= cfg.speed_window * 0.75 && tr.speed.is_some_and(|s| s < limit)
+            {
+                let n = tr.history.len() as f32;
+                let mut b = BBox::new(0.0, 0.0, 0.0, 0.0);
+                for (_, _, h) in &tr.history {
+                    b.x1 += h.x1 / n;
+                    b.y1 += h.y1 / n;
+                    b.x2 += h.x2 / n;
+                    b.y2 += h.y2 / n;
+                }
+                tr.stationary_since = Some(t0);
+                tr.anchor = Some(Anchor {
+                    bbox: b,
+                    pos: position(&b, ground).0,
+                    updated: t,
+                });
+                tr.away_since = None;
             }
         }
-    };
-    tr.speed_in_mps = ground.is_some();
-    tr.history.push_back((t, pos));
-    while tr.history.len() > 2 && t - tr.history[1].0 >= cfg.speed_window {
-        tr.history.pop_front();
-    }
-    let (t0, p0) = tr.history[0];
-    if t - t0 >= cfg.speed_window * 0.75 {
-        let speed =
-            (((pos.x - p0.x) as f64).powi(2) + ((pos.y - p0.y) as f64).powi(2)).sqrt() / (t - t0);
-        tr.speed = Some(speed);
-        let limit = if tr.speed_in_mps {
-            cfg.stationary_mps
-        } else {
-            cfg.stationary_heights
-        };
-        // Hysteresis: a stationary track must clearly move to leave the state.
-        match tr.stationary_since {
-            None if speed < limit => tr.stationary_since = Some(t0),
-            Some(_) if speed > 1.5 * limit => tr.stationary_since = None,
-            _ => {}
+        Some(mut a) => {
+            // Stationary: only whole observations away from the anchor, or parts mostly outside
+            // it, are evidence of motion, and it must last `leave_seconds`.
+            let away = if partial {
+                d.bbox.inside_fraction(&a.bbox) < 0.5
+            } else {
+                distance(pos, a.pos) > leave
+            };
+            if away {
+                let since = *tr.away_since.get_or_insert(t);
+                if t - since >= cfg.leave_seconds {
+                    tr.stationary_since = None;
+                    tr.anchor = None;
+                    tr.away_since = None;
+                    tr.history.retain(|h| h.0 >= since);
+                }
+            } else {
+                tr.away_since = None;
+                if !partial {
+                    // The anchor follows small shifts (a person changing stance) over seconds.
+                    let k = ((t - a.updated) / 5.0).clamp(0.0, 1.0) as f32;
+                    a.bbox = a.bbox.lerp(&d.bbox, k);
+                    a.pos = position(&a.bbox, ground).0;
+                    a.updated = t;
+                    tr.anchor = Some(a);
+                }
+            }
         }
     }
 }

@@ -202,3 +202,222 @@ fn slow_walker_is_not_stationary_but_a_stop_is() {
     // Speed is measured over a 1 s window, so the stop is dated to that window's start.
     assert!((2.2..=4.2).contains(&since), "stationary since {since}");
 }
+
+// --- Stationarity under occlusion ------------------------------------------------------------
+// 25 px = 1 m on the ground. A bicycle parked with its box at (200, 300)-(260, 340) (2.4 m x
+// 1.6 m of image, side-on). Passers-by are people walking in front of it (their feet lower in
+// the image, so nearer the camera).
+
+const BIKE: BBox = BBox {
+    x1: 200.0,
+    y1: 300.0,
+    x2: 260.0,
+    y2: 340.0,
+};
+
+fn ground_25px() -> Homography {
+    Homography {
+        m: [0.04, 0.0, 0.0, 0.0, 0.04, 0.0, 0.0, 0.0, 1.0],
+    }
+}
+
+fn boxed(class_id: usize, b: BBox, score: f32) -> Detection {
+    Detection {
+        class_id,
+        class: ["person", "bicycle", "car", "motorcycle"][class_id].into(),
+        score,
+        bbox: b,
+    }
+}
+
+/// What the detector reports for the parked bike at time `t` while passers-by go by every 6 s
+/// (each for 2 s): the whole box, the half not hidden, the top half (wheels hidden: the bottom
+/// centre jumps 0.8 m), or nothing.
+fn occluded_bike_scene(t: f64) -> Vec<Detection> {
+    let phase = (t + 2.0) % 6.0;
+    let mut dets = Vec::new();
+    if t >= 4.0 && phase < 2.0 {
+        // A pedestrian 1.6 m tall crosses left to right at 1.4 m/s, 0.8 m nearer than the bike.
+        let x = 150.0 + (phase * 35.0) as f32 * 2.0;
+        let person = BBox::new(x, 260.0, x + 20.0, 360.0);
+        dets.push(boxed(0, person, 0.8));
+        // Parts only while the pedestrian covers a quarter of the bike or more; missed only then.
+        let n = if person.intersection(&BIKE) >= 0.25 * BIKE.area() {
+            (t * 7.3).floor() as i64 % 4
+        } else {
+            4
+        };
+        let part = match n {
+            0 => Some(BBox::new(BIKE.x1, BIKE.y1, BIKE.x1 + 30.0, BIKE.y2)), // left half
+            1 => Some(BBox::new(BIKE.x1 + 30.0, BIKE.y1, BIKE.x2, BIKE.y2)), // right half
+            2 => Some(BBox::new(BIKE.x1, BIKE.y1, BIKE.x2, BIKE.y1 + 20.0)), // top half
+            3 => None,                                                       // missed
+            _ => Some(BIKE),
+        };
+        if let Some(b) = part {
+            dets.push(boxed(1, b, 0.5));
+        }
+    } else {
+        // Detector jitter of ±1 px on the whole box.
+        let j = if (t * 10.0).round() as i64 % 2 == 0 {
+            1.0
+        } else {
+            -1.0
+        };
+        dets.push(boxed(
+            1,
+            BBox::new(BIKE.x1 + j, BIKE.y1, BIKE.x2 + j, BIKE.y2),
+            0.7,
+        ));
+    }
+    dets
+}
+
+/// Time, the bike track's id, its stationary start and whether it is present.
+type BikeStep = (f64, Option<u64>, Option<f64>, bool);
+
+/// Runs `scene` at `hz` analyses per second for `seconds`; returns the tracker and, for every
+/// step from `check_from`, the bike track's id and stationary start.
+fn run_bike(
+    hz: f64,
+    seconds: f64,
+    scene: impl Fn(f64) -> Vec<Detection>,
+) -> (Tracker, Vec<BikeStep>) {
+    let h = ground_25px();
+    let mut tr = Tracker::new(TrackerConfig {
+        class_groups: vec![vec![1, 3]],
+        ..Default::default()
+    });
+    let mut seen = Vec::new();
+    let steps = (seconds * hz) as usize;
+    for i in 0..=steps {
+        let t = i as f64 / hz;
+        tr.update(t, &scene(t), Some(&h));
+        let bike = tr
+            .tracks()
+            .iter()
+            .find(|x| x.class == "bicycle" && x.state != TrackState::Tentative);
+        seen.push((
+            t,
+            bike.map(|b| b.id),
+            bike.and_then(|b| b.stationary_since),
+            bike.is_some_and(|b| b.present),
+        ));
+    }
+    (tr, seen)
+}
+
+#[test]
+fn a_parked_bike_keeps_its_clock_while_passers_by_hide_parts_of_it() {
+    for hz in [2.5, 5.0, 10.0] {
+        let (_, seen) = run_bike(hz, 60.0, occluded_bike_scene);
+        let late: Vec<_> = seen.iter().filter(|s| s.0 >= 3.0).collect();
+        if std::env::var("TRACE").is_ok() {
+            for s in &seen {
+                eprintln!("{hz} {s:?}");
+            }
+        }
+        let id = late[0].1;
+        assert!(id.is_some(), "{hz} Hz: no bike track");
+        for (t, i, since, present) in &late {
+            assert_eq!(*i, id, "{hz} Hz: the bike's track changed at t={t}");
+            assert!(
+                since.is_some_and(|s| s <= 2.5),
+                "{hz} Hz: stationary clock restarted or lost at t={t}: {since:?}"
+            );
+            assert!(*present, "{hz} Hz: the bike counted absent at t={t}");
+        }
+    }
+}
+
+#[test]
+fn a_parked_bike_hidden_for_seconds_keeps_its_track_and_clock() {
+    // A person stands right in front of the bike from 20 s to 25 s (hidden: no detection),
+    // then from 40 s to 52 s (longer than the presence hold).
+    let scene = |t: f64| -> Vec<Detection> {
+        let hidden = (20.0..25.0).contains(&t) || (40.0..52.0).contains(&t);
+        if hidden {
+            vec![boxed(0, BBox::new(215.0, 250.0, 245.0, 365.0), 0.8)]
+        } else {
+            vec![boxed(1, BIKE, 0.7)]
+        }
+    };
+    let cfg = TrackerConfig::default();
+    let (_, seen) = run_bike(5.0, 60.0, scene);
+    let id = seen.iter().find(|s| s.0 >= 3.0).and_then(|s| s.1);
+    for (t, i, since, present) in seen.iter().filter(|s| s.0 >= 3.0) {
+        assert_eq!(*i, id, "track changed at t={t}");
+        assert!(since.is_some_and(|s| s <= 1.0), "clock lost at t={t}");
+        // Last seen at 39.8 s; present for `occlusion_hold` seconds after that.
+        let expect = !(*t > 39.8 + cfg.occlusion_hold + 1e-9 && *t < 52.0);
+        assert_eq!(*present, expect, "presence at t={t}");
+    }
+}
+
+#[test]
+fn a_box_that_jumps_for_a_frame_does_not_move_a_parked_bike() {
+    // Every 3 s the detector boxes only the top half (0.8 m "jump" of the bottom centre) or a
+    // box twice as wide (merged with a neighbour) for one frame, with nobody in front.
+    let scene = |t: f64| -> Vec<Detection> {
+        let k = (t * 5.0).round() as i64;
+        let b = match k % 15 {
+            0 => BBox::new(BIKE.x1, BIKE.y1, BIKE.x2, BIKE.y1 + 20.0),
+            7 => BBox::new(
+                BIKE.x1 - 30.0,
+                BIKE.y1 - 10.0,
+                BIKE.x2 + 30.0,
+                BIKE.y2 + 10.0,
+            ),
+            _ => BIKE,
+        };
+        vec![boxed(1, b, 0.7)]
+    };
+    let (_, seen) = run_bike(5.0, 40.0, scene);
+    for (t, _, since, _) in seen.iter().filter(|s| s.0 >= 3.0) {
+        assert!(since.is_some_and(|s| s <= 1.0), "clock restarted at t={t}");
+    }
+}
+
+#[test]
+fn a_bike_that_rides_off_and_a_walker_through_its_spot_are_moving() {
+    // The bike is parked until 20 s, then ridden away at 2 m/s (50 px/s). A pedestrian walks
+    // through the bike's spot at 1.4 m/s from 8 s to 12 s.
+    let scene = |t: f64| -> Vec<Detection> {
+        let mut dets = Vec::new();
+        let dx = if t < 20.0 {
+            0.0
+        } else {
+            ((t - 20.0) * 50.0) as f32
+        };
+        dets.push(boxed(
+            1,
+            BBox::new(BIKE.x1 + dx, BIKE.y1, BIKE.x2 + dx, BIKE.y2),
+            0.7,
+        ));
+        if (8.0..12.0).contains(&t) {
+            let x = 160.0 + ((t - 8.0) * 35.0) as f32;
+            dets.push(boxed(0, BBox::new(x, 250.0, x + 20.0, 338.0), 0.8));
+        }
+        dets
+    };
+    let h = ground_25px();
+    let mut tr = Tracker::new(TrackerConfig::default());
+    let mut left_at = None;
+    for i in 0..=150 {
+        let t = i as f64 * 0.2;
+        tr.update(t, &scene(t), Some(&h));
+        let bike = tr.tracks().iter().find(|x| x.class == "bicycle").unwrap();
+        if (3.0..20.0).contains(&t) {
+            assert!(bike.is_stationary(), "parked bike moving at t={t}");
+        }
+        if t >= 20.0 && left_at.is_none() && !bike.is_stationary() {
+            left_at = Some(t);
+        }
+        if (9.0..12.0).contains(&t) {
+            let walker = tr.tracks().iter().find(|x| x.class == "person").unwrap();
+            assert!(!walker.is_stationary(), "walker stationary at t={t}");
+        }
+    }
+    let left = left_at.expect("the bike never left the stationary state");
+    assert!(left <= 21.6, "left the stationary state at {left}");
+}
