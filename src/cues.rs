@@ -1,12 +1,33 @@
-//! Image cues that need no detector class: static foreground (regions of a zone that became
-//! occupied and stay occupied) and smoke. They keep background models across frames (OpenCV's
-//! MOG2, optical flow) and hand plain values (`StaticRegions`, `SmokeMeasure`) to the rules.
+//! Image cues that need no detector class: static foreground (objects left in a zone: goods, a
+//! stall, a cart) and smoke. They keep background models across frames (OpenCV's MOG2) and hand
+//! plain values (`StaticRegions`, `SmokeMeasure`) to the rules.
 //!
-//! All work is done on a downscaled copy of the frame (`WORK_WIDTH` pixels wide).
+//! All work is done on a downscaled copy of the frame (`WORK_WIDTH` pixels wide), and every rate
+//! is per second of media time, so results do not depend on how many frames are analysed.
+//!
+//! **Static foreground.** A region that differs from the long-term background, is not moving
+//! (the short-term model has absorbed it), is not covered by a tracked person or vehicle and
+//! brings edges of its own (not a ghost or a change of light) is a *candidate*; a candidate seen
+//! in the same place for `HOLD_CONFIRM_S` becomes a *held object* with its own appearance (the
+//! grey patch) and the background it covers. From then on the held object, not the background
+//! model, decides: it is present while the frame there looks more like the object than like the
+//! old background (after a global gain for changes of light), kept while a passer-by covers it,
+//! and removed once it has looked like the old background for `REMOVE_S`. So a stall stays
+//! present for hours, whatever the long-term model absorbs, and its episode ends within the
+//! zone's clear time of its removal. Horizon: an object that is already there when the camera
+//! starts is background; an object whose colour and texture equal the ground's is not seen.
+//!
+//! **Smoke.** Smoke is a translucent, changing layer: pixels that differ from the long-term
+//! background, whose colour is smoke-like (grey or white, desaturated against the background,
+//! or lit warm by a fire below) and not saturated glare, outside tracked people and vehicles.
+//! Brightening over a dark background and lost texture over a bright one both count. The layer
+//! must be *dynamic* — a good share of its pixels change over half a second, as a rising,
+//! drifting or spreading plume does, and a parked white van does not — and local: a change that
+//! covers the whole view (fog, a cloud) is not smoke.
 
 use std::collections::VecDeque;
 
-use opencv::core::{self, Mat, Point as CvPoint, Scalar, Size, Vector};
+use opencv::core::{self, Mat, Point as CvPoint, Rect, Scalar, Size, Vector};
 use opencv::imgproc;
 use opencv::prelude::*;
 use opencv::video;
@@ -18,22 +39,45 @@ use crate::rules::{SmokeMeasure, StaticRegions};
 
 pub const WORK_WIDTH: i32 = 320;
 
-/// Background-model history, in analysed frames: short ≈ seconds, long ≈ minutes at 5 per second.
-const SHORT_HISTORY: i32 = 25;
-const LONG_HISTORY: i32 = 1500;
+/// Time constants of the background models, seconds: the short model absorbs a still object in
+/// about 0.1 x its constant (~0.5 s), the long one in ~30 s. MOG2's history is irrelevant: the
+/// learning rate is given per frame as dt / tau.
+const SHORT_TAU_S: f64 = 5.0;
+const LONG_TAU_S: f64 = 300.0;
+/// Both models learn as a running mean for this long after the start.
+const WARM_UP_S: f64 = 5.0;
+/// A static candidate seen this long in one place becomes a held object.
+pub const HOLD_CONFIRM_S: f64 = 2.0;
+/// A held object that looks like the background it covered for this long has been removed.
+pub const REMOVE_S: f64 = 1.5;
+/// A held object's appearance follows slow changes of light with this time constant, seconds.
+const TEMPLATE_TAU_S: f64 = 60.0;
+/// A held object more than this share covered by moving pixels or tracked people is occluded.
+const OCCLUDED_SHARE: f64 = 0.3;
+/// At most this many held objects per camera.
+const MAX_HELD: usize = 32;
+/// Smallest static candidate, work pixels (about 0.1 % of the frame).
+const MIN_CANDIDATE_PX: f64 = 60.0;
 /// Smoke-like colour: low saturation, not dark (HSV, OpenCV scales 0-255).
 const SMOKE_MAX_SAT: f64 = 60.0;
 const SMOKE_MIN_VAL: f64 = 90.0;
-/// Mean upward optical flow of the smoke layer (work pixels per analysed frame) that counts as
-/// rising.
-const RISE_FLOW: f64 = 0.3;
+/// Glare: saturated brightness is a lamp or headlight, not smoke.
+const GLARE_VAL: f64 = 250.0;
+/// Smoke's layer is compared with the layer this many seconds earlier.
+const SMOKE_LAG_S: f64 = 0.5;
+/// A layer pixel changed by more than this (grey levels) over `SMOKE_LAG_S` is dynamic.
+const SMOKE_CHANGE: f64 = 8.0;
+/// Share of smoke-candidate pixels that must be dynamic, averaged over `SMOKE_WINDOW_S`.
+const SMOKE_DYNAMIC: f64 = 0.03;
+const SMOKE_WINDOW_S: f64 = 3.0;
+/// A smoke candidate covering this share of the view outside the smoke zones is global (fog).
+const GLOBAL_SHARE: f64 = 0.25;
 
 struct ZoneMask {
     zone: usize,
     kind: ZoneType,
     mask: Mat,
     pixels: f64,
-    height: f64,
 }
 
 /// What a frame's cues share, computed at most once per frame when a cue needs it: the long-term
@@ -60,6 +104,51 @@ impl Derived {
     }
 }
 
+/// A static candidate: a region seen static for a while, not yet held.
+struct Candidate {
+    zone: usize,
+    rect: Rect,
+    first: f64,
+    last: f64,
+    /// The grey levels over `rect` when first seen: a candidate whose look changes (someone
+    /// walking slowly, seen at a low analysis rate) starts again.
+    look: Mat,
+    look_rect: Rect,
+}
+
+/// Largest per-frame learning rate of the short-term model: at low analysis rates it still needs
+/// about two frames to absorb a change, so that a walker is "moving" at 1 frame per second.
+const SHORT_MAX_RATE: f64 = 0.05;
+/// Mean grey-level change over a candidate's overlap with its first look that restarts it.
+const LOOK_CHANGE: f64 = 12.0;
+
+/// An object left in a zone, with its own appearance (grey levels over its mask) and the
+/// background it covers.
+struct Held {
+    zone: usize,
+    rect: Rect,
+    mask: Vec<bool>,
+    object: Vec<f32>,
+    back: Vec<f32>,
+    /// Mean grey level of the frame when the object was taken (for the global gain).
+    frame_mean: f64,
+    outline: Polygon,
+    area_px: f32,
+    absent_since: Option<f64>,
+    updated: f64,
+}
+
+/// Where a held object was removed: a static candidate there that looks like the old
+/// background is the long-term model's ghost of the object, not a new object.
+struct Ghost {
+    rect: Rect,
+    mask: Vec<bool>,
+    object: Vec<f32>,
+    back: Vec<f32>,
+    frame_mean: f64,
+    until: f64,
+}
+
 pub struct Cues {
     scale: f64,
     size: Size,
@@ -69,9 +158,66 @@ pub struct Cues {
     zones: Vec<ZoneMask>,
     small: Mat,
     gray: Mat,
-    prev_layer: Mat,
+    /// Smoke layers (|frame - background|) of the last second, with their times.
+    layers: VecDeque<(f64, Mat)>,
     history: Vec<VecDeque<(f64, f64)>>,
-    frames: u64,
+    candidates: Vec<Candidate>,
+    held: Vec<Held>,
+    ghosts: Vec<Ghost>,
+    start: Option<f64>,
+    last_t: Option<f64>,
+}
+
+/// The grey levels of `img` over `rect` (row-major).
+fn patch(img: &Mat, rect: Rect) -> Result<Vec<f32>> {
+    let roi = Mat::roi(img, rect)?;
+    let mut out = Vec::with_capacity((rect.width * rect.height) as usize);
+    for y in 0..rect.height {
+        out.extend(roi.at_row::<u8>(y)?.iter().map(|&v| v as f32));
+    }
+    Ok(out)
+}
+
+/// Mean absolute difference between `cur` and `gain * reference` over `mask`.
+fn mean_diff(cur: &[f32], reference: &[f32], mask: &[bool], gain: f32) -> f64 {
+    let (mut sum, mut n) = (0.0f64, 0usize);
+    for ((c, r), m) in cur.iter().zip(reference).zip(mask) {
+        if *m {
+            sum += (c - gain * r).abs() as f64;
+            n += 1;
+        }
+    }
+    if n == 0 {
+        0.0
+    } else {
+        sum / n as f64
+    }
+}
+
+fn rect_iou(a: Rect, b: Rect) -> f64 {
+    let i = a & b;
+    let inter = (i.width.max(0) * i.height.max(0)) as f64;
+    let union = (a.area() + b.area()) as f64 - inter;
+    if union > 0.0 {
+        inter / union
+    } else {
+        0.0
+    }
+}
+
+/// Share of `rect`'s masked pixels that are set in `img` (u8).
+fn covered_share(img: &Mat, rect: Rect, mask: &[bool]) -> Result<f64> {
+    let p = patch(img, rect)?;
+    let (mut on, mut n) = (0usize, 0usize);
+    for (v, m) in p.iter().zip(mask) {
+        if *m {
+            n += 1;
+            if *v > 0.0 {
+                on += 1;
+            }
+        }
+    }
+    Ok(if n == 0 { 0.0 } else { on as f64 / n as f64 })
 }
 
 fn fg_binary(fg: &Mat) -> Result<Mat> {
@@ -90,26 +236,6 @@ fn energy(g: &Mat) -> Result<Mat> {
     let mut blurred = Mat::default();
     imgproc::blur_def(&abs, &mut blurred, Size::new(7, 7))?;
     Ok(blurred)
-}
-
-/// Median of the vertical flow component over the pixels of `mask`.
-fn median_flow_y(flow: &impl MatTraitConst, mask: &impl MatTraitConst) -> Result<f64> {
-    let mut ys = Vec::new();
-    let (rows, cols) = (flow.rows(), flow.cols());
-    for y in 0..rows {
-        let f = flow.at_row::<core::Vec2f>(y)?;
-        let m = mask.at_row::<u8>(y)?;
-        for x in 0..cols as usize {
-            if m[x] != 0 {
-                ys.push(f[x][1]);
-            }
-        }
-    }
-    if ys.is_empty() {
-        return Ok(0.0);
-    }
-    ys.sort_by(f32::total_cmp);
-    Ok(ys[ys.len() / 2] as f64)
 }
 
 fn morph(src: &Mat, op: i32, k: i32) -> Result<Mat> {
@@ -178,36 +304,53 @@ impl Cues {
                 CvPoint::new(0, 0),
             )?;
             let pixels = core::count_non_zero(&mask)? as f64;
-            let (ymin, ymax) = z
-                .polygon
-                .points
-                .iter()
-                .fold((f32::MAX, f32::MIN), |a, p| (a.0.min(p.y), a.1.max(p.y)));
             zones.push(ZoneMask {
                 zone: i,
                 kind: z.zone_type,
                 mask,
                 pixels: pixels.max(1.0),
-                height: ((ymax - ymin) as f64 * scale).max(1.0),
             });
         }
         Ok(Some(Cues {
             scale,
             size,
-            short: video::create_background_subtractor_mog2(SHORT_HISTORY, 16.0, true)?,
-            long: video::create_background_subtractor_mog2(LONG_HISTORY, 16.0, true)?,
+            short: video::create_background_subtractor_mog2(500, 16.0, true)?,
+            long: video::create_background_subtractor_mog2(500, 16.0, true)?,
             history: vec![VecDeque::new(); cal.zones.len()],
             zones,
             long_fg: Mat::default(),
             small: Mat::default(),
             gray: Mat::default(),
-            prev_layer: Mat::default(),
-            frames: 0,
+            layers: VecDeque::new(),
+            candidates: Vec::new(),
+            held: Vec::new(),
+            ghosts: Vec::new(),
+            start: None,
+            last_t: None,
         }))
     }
 
-    /// Feeds one analysed frame. `exclude` are boxes (frame pixels) of tracked people, which are
-    /// not "goods" even when they stand still.
+    /// Held objects (for tests and diagnostics): zone and outline in frame pixels.
+    pub fn held(&self) -> Vec<(usize, Polygon)> {
+        self.held
+            .iter()
+            .map(|h| (h.zone, h.outline.clone()))
+            .collect()
+    }
+
+    fn to_work(&self, b: &BBox, grow: f64) -> Rect {
+        let (w, h) = (b.width() as f64, b.height() as f64);
+        Rect::new(
+            ((b.x1 as f64 - grow * w / 2.0) * self.scale) as i32,
+            ((b.y1 as f64 - grow * h / 4.0) * self.scale) as i32,
+            (w * (1.0 + grow) * self.scale).ceil() as i32 + 1,
+            (h * (1.0 + grow) * self.scale).ceil() as i32 + 1,
+        )
+    }
+
+    /// Feeds one analysed frame at media time `t`. `exclude` are boxes (frame pixels) of
+    /// tracked people and vehicles: they are neither goods nor smoke, even when they stand still
+    /// or wear white.
     pub fn update(
         &mut self,
         t: f64,
@@ -223,134 +366,314 @@ impl Cues {
             imgproc::INTER_AREA,
         )?;
         imgproc::cvt_color_def(&self.small, &mut self.gray, imgproc::COLOR_BGR2GRAY)?;
-        self.frames += 1;
+        let start = *self.start.get_or_insert(t);
+        let dt = self.last_t.map_or(0.0, |l| (t - l).clamp(0.0, 5.0));
+        self.last_t = Some(t);
+        let elapsed = t - start;
+        let warm = elapsed < WARM_UP_S;
+        // Learning rates per frame from time constants in seconds; a running mean while warming up.
+        let rate = |tau: f64| -> f64 {
+            if warm {
+                (dt / (elapsed + dt).max(1e-3)).clamp(0.0, 1.0).max(0.05)
+            } else {
+                (dt / tau).clamp(0.0, 1.0)
+            }
+        };
+        let (r_short, r_long) = if dt == 0.0 {
+            (1.0, 1.0)
+        } else {
+            (rate(SHORT_TAU_S).min(SHORT_MAX_RATE), rate(LONG_TAU_S))
+        };
         let mut fg_short = Mat::default();
         opencv::video::BackgroundSubtractorMOG2Trait::apply(
             &mut self.short,
             &self.small,
             &mut fg_short,
-            -1.0,
+            r_short,
         )?;
         let moving = fg_binary(&fg_short)?;
-        // The long-term model learns fast while it warms up, then at 1/LONG_HISTORY per frame, so
-        // that what changed in the scene stays "changed" for minutes.
-        let rate = if self.frames > SHORT_HISTORY as u64 {
-            1.0 / LONG_HISTORY as f64
-        } else {
-            -1.0
-        };
         let mut fg_long = Mat::default();
         opencv::video::BackgroundSubtractorMOG2Trait::apply(
             &mut self.long,
             &self.small,
             &mut fg_long,
-            rate,
+            r_long,
         )?;
         self.long_fg = fg_binary(&fg_long)?;
-        let mut statics = Vec::new();
-        let mut derived: Option<Derived> = None;
-        // Warm-up: the long model needs its own history before "static" means anything.
-        if self.zones.iter().any(|z| z.kind.is_vending()) && self.frames > SHORT_HISTORY as u64 {
-            {
-                let long_fg = &self.long_fg;
-                let mut not_moving = Mat::default();
-                core::bitwise_not_def(&moving, &mut not_moving)?;
-                let mut stat = Mat::default();
-                core::bitwise_and_def(long_fg, &not_moving, &mut stat)?;
-                for b in exclude {
-                    let r = core::Rect::new(
-                        ((b.x1 as f64 - 0.1 * b.width() as f64) * self.scale) as i32,
-                        ((b.y1 as f64 - 0.05 * b.height() as f64) * self.scale) as i32,
-                        (b.width() as f64 * 1.2 * self.scale).ceil() as i32 + 1,
-                        (b.height() as f64 * 1.2 * self.scale).ceil() as i32 + 1,
-                    );
-                    imgproc::rectangle(&mut stat, r, Scalar::all(0.0), -1, imgproc::LINE_8, 0)?;
-                }
-                let stat = morph(
-                    &morph(&stat, imgproc::MORPH_OPEN, 3)?,
-                    imgproc::MORPH_CLOSE,
-                    5,
-                )?;
-                for z in self.zones.iter().filter(|z| z.kind.is_vending()) {
-                    let mut inside = Mat::default();
-                    core::bitwise_and_def(&stat, &z.mask, &mut inside)?;
-                    let n = core::count_non_zero(&inside)? as f64;
-                    if n < 4.0 {
-                        continue;
-                    }
-                    // A real object brings its own edges; a "ghost" (something that was in the
-                    // background model and left) takes edges away, and a change of light on a flat
-                    // surface adds none. Keep only regions with clearly more edges than before.
-                    if derived.is_none() {
-                        derived = Some(Derived::of(&mut self.long, &self.gray)?);
-                    }
-                    let d = derived.as_ref().expect("computed above");
-                    let (e_now, e_back) = (
-                        core::mean(&d.e_cur, &inside)?[0],
-                        core::mean(&d.e_bg, &inside)?[0],
-                    );
-                    if e_now < e_back * 1.2 + 3.0 {
-                        tracing::debug!(
-                            t,
-                            zone = z.zone,
-                            e_now,
-                            e_back,
-                            "static foreground dropped as a ghost"
-                        );
-                        continue;
-                    }
-                    let mut contours = Vector::<Vector<CvPoint>>::new();
-                    imgproc::find_contours_def(
-                        &inside,
-                        &mut contours,
-                        imgproc::RETR_EXTERNAL,
-                        imgproc::CHAIN_APPROX_SIMPLE,
-                    )?;
-                    let regions: Vec<Polygon> = contours
-                        .iter()
-                        .filter(|c| c.len() >= 3)
-                        .map(|c| {
-                            Polygon::new(
-                                c.iter()
-                                    .map(|p| Point {
-                                        x: (p.x as f64 / self.scale) as f32,
-                                        y: (p.y as f64 / self.scale) as f32,
-                                    })
-                                    .collect(),
-                            )
-                        })
-                        .collect();
-                    tracing::debug!(
-                        t,
-                        zone = z.zone,
-                        area_px = n / (self.scale * self.scale),
-                        "static foreground"
-                    );
-                    statics.push(StaticRegions {
-                        zone: z.zone,
-                        regions,
-                        area_px: (n / (self.scale * self.scale)) as f32,
-                    });
-                }
-            }
+        // Tracked people and vehicles, in work pixels.
+        let mut others = Mat::new_size_with_default(self.size, core::CV_8UC1, Scalar::all(0.0))?;
+        for b in exclude {
+            let r = self.to_work(b, 0.2);
+            imgproc::rectangle(&mut others, r, Scalar::all(255.0), -1, imgproc::LINE_8, 0)?;
         }
-        let smoke = if self.zones.iter().any(|z| z.kind == ZoneType::SmokeWatch) && self.frames > 2
-        {
+        let mut derived: Option<Derived> = None;
+        let statics = if self.zones.iter().any(|z| z.kind.is_vending()) && !warm {
+            self.statics(t, &moving, &others, &mut derived)?
+        } else {
+            Vec::new()
+        };
+        let smoke = if self.zones.iter().any(|z| z.kind == ZoneType::SmokeWatch) && dt > 0.0 {
             let d = match derived {
                 Some(d) => d,
                 None => Derived::of(&mut self.long, &self.gray)?,
             };
-            self.smoke(t, &d)?
+            self.smoke(t, warm, &d, &others)?
         } else {
             Vec::new()
         };
         Ok((statics, smoke))
     }
 
-    fn smoke(&mut self, t: f64, d: &Derived) -> Result<Vec<SmokeMeasure>> {
+    /// Static candidates → held objects → the zones' static regions.
+    fn statics(
+        &mut self,
+        t: f64,
+        moving: &Mat,
+        others: &Mat,
+        derived: &mut Option<Derived>,
+    ) -> Result<Vec<StaticRegions>> {
+        let frame_mean = core::mean_def(&self.gray)?[0].max(1.0);
+        let mut busy = Mat::default();
+        core::bitwise_or_def(moving, others, &mut busy)?;
+        // 1. Held objects: still there, hidden, or gone?
+        let mut kept = Vec::new();
+        for mut h in std::mem::take(&mut self.held) {
+            let occluded = covered_share(&busy, h.rect, &h.mask)? > OCCLUDED_SHARE;
+            if occluded {
+                kept.push(h);
+                continue;
+            }
+            let cur = patch(&self.gray, h.rect)?;
+            let gain = (frame_mean / h.frame_mean) as f32;
+            let d_obj = mean_diff(&cur, &h.object, &h.mask, gain);
+            let d_back = mean_diff(&cur, &h.back, &h.mask, gain);
+            if d_obj <= d_back {
+                h.absent_since = None;
+                // Follow slow changes of light.
+                let k = ((t - h.updated) / TEMPLATE_TAU_S).clamp(0.0, 1.0) as f32;
+                for ((o, c), m) in h.object.iter_mut().zip(&cur).zip(&h.mask) {
+                    if *m {
+                        *o += k * (c / gain - *o);
+                    }
+                }
+                h.updated = t;
+                kept.push(h);
+            } else {
+                let since = *h.absent_since.get_or_insert(t);
+                if t - since >= REMOVE_S {
+                    tracing::debug!(t, zone = h.zone, "held object removed");
+                    self.ghosts.push(Ghost {
+                        rect: h.rect,
+                        mask: h.mask,
+                        object: h.object,
+                        back: h.back,
+                        frame_mean: h.frame_mean,
+                        until: t + LONG_TAU_S * 0.4,
+                    });
+                } else {
+                    kept.push(h);
+                }
+            }
+        }
+        self.held = kept;
+        self.ghosts.retain(|g| g.until > t);
+        // 2. Static candidates: changed against the long-term model, not moving, not people or
+        //    vehicles, with edges of their own.
+        let mut not_busy = Mat::default();
+        core::bitwise_not_def(&busy, &mut not_busy)?;
+        let mut stat = Mat::default();
+        core::bitwise_and_def(&self.long_fg, &not_busy, &mut stat)?;
+        let stat = morph(
+            &morph(&stat, imgproc::MORPH_OPEN, 3)?,
+            imgproc::MORPH_CLOSE,
+            5,
+        )?;
+        let mut seen: Vec<(usize, Rect, Vec<bool>)> = Vec::new();
+        for z in self.zones.iter().filter(|z| z.kind.is_vending()) {
+            let mut inside = Mat::default();
+            core::bitwise_and_def(&stat, &z.mask, &mut inside)?;
+            if (core::count_non_zero(&inside)? as f64) < MIN_CANDIDATE_PX {
+                continue;
+            }
+            let mut contours = Vector::<Vector<CvPoint>>::new();
+            imgproc::find_contours_def(
+                &inside,
+                &mut contours,
+                imgproc::RETR_EXTERNAL,
+                imgproc::CHAIN_APPROX_SIMPLE,
+            )?;
+            for c in contours.iter() {
+                if imgproc::contour_area_def(&c)? < MIN_CANDIDATE_PX {
+                    continue;
+                }
+                let r = imgproc::bounding_rect(&c)?;
+                let mut m = Mat::new_size_with_default(
+                    Size::new(r.width, r.height),
+                    core::CV_8UC1,
+                    Scalar::all(0.0),
+                )?;
+                let mut one = Vector::<Vector<CvPoint>>::new();
+                one.push(
+                    c.iter()
+                        .map(|p| CvPoint::new(p.x - r.x, p.y - r.y))
+                        .collect(),
+                );
+                imgproc::fill_poly(
+                    &mut m,
+                    &one,
+                    Scalar::all(255.0),
+                    imgproc::LINE_8,
+                    0,
+                    CvPoint::new(0, 0),
+                )?;
+                let mask: Vec<bool> = patch(&m, Rect::new(0, 0, r.width, r.height))?
+                    .iter()
+                    .map(|v| *v > 0.0)
+                    .collect();
+                // A real object brings its own edges; a ghost takes edges away and a change of
+                // light on a flat surface adds none.
+                if derived.is_none() {
+                    *derived = Some(Derived::of(&mut self.long, &self.gray)?);
+                }
+                let d = derived.as_ref().expect("computed above");
+                let e_now = mean_diff(&patch(&d.e_cur, r)?, &vec![0.0; mask.len()], &mask, 0.0);
+                let e_back = mean_diff(&patch(&d.e_bg, r)?, &vec![0.0; mask.len()], &mask, 0.0);
+                if e_now < e_back * 1.2 + 3.0 {
+                    continue;
+                }
+                seen.push((z.zone, r, mask));
+            }
+        }
+        // 3. Candidates seen in one place for HOLD_CONFIRM_S become held objects.
+        let cur_mean = frame_mean;
+        for (zone, r, mask) in seen {
+            if self
+                .held
+                .iter()
+                .any(|h| rect_iou(h.rect, r) > 0.3 || (h.rect & r) == r)
+            {
+                continue;
+            }
+            let is_ghost = self.ghosts.iter().any(|g| {
+                if rect_iou(g.rect, r) <= 0.3 {
+                    return false;
+                }
+                match patch(&self.gray, g.rect) {
+                    Ok(cur) => {
+                        let gain = (cur_mean / g.frame_mean) as f32;
+                        mean_diff(&cur, &g.back, &g.mask, gain)
+                            < mean_diff(&cur, &g.object, &g.mask, gain)
+                    }
+                    Err(_) => false,
+                }
+            });
+            if is_ghost {
+                continue;
+            }
+            let outline = Polygon::new(vec![
+                self.to_frame(r.x, r.y),
+                self.to_frame(r.x + r.width, r.y),
+                self.to_frame(r.x + r.width, r.y + r.height),
+                self.to_frame(r.x, r.y + r.height),
+            ]);
+            let area_px =
+                (mask.iter().filter(|m| **m).count() as f64 / (self.scale * self.scale)) as f32;
+            let gray = &self.gray;
+            match self
+                .candidates
+                .iter_mut()
+                .find(|c| c.zone == zone && rect_iou(c.rect, r) > 0.3)
+            {
+                Some(c) => {
+                    let overlap = c.look_rect & r;
+                    let changed = if overlap.width <= 0 || overlap.height <= 0 {
+                        true
+                    } else {
+                        let before = Mat::roi(
+                            &c.look,
+                            Rect::new(
+                                overlap.x - c.look_rect.x,
+                                overlap.y - c.look_rect.y,
+                                overlap.width,
+                                overlap.height,
+                            ),
+                        )?;
+                        let mut diff = Mat::default();
+                        core::absdiff(&before, &Mat::roi(gray, overlap)?, &mut diff)?;
+                        core::mean_def(&diff)?[0] > LOOK_CHANGE
+                    };
+                    if changed {
+                        c.first = t;
+                        c.look = Mat::roi(gray, r)?.try_clone()?;
+                        c.look_rect = r;
+                    }
+                    c.rect = r;
+                    c.last = t;
+                    if t - c.first >= HOLD_CONFIRM_S && self.held.len() < MAX_HELD {
+                        let d = derived.as_ref().expect("computed for every candidate");
+                        tracing::debug!(t, zone, "static object held");
+                        self.held.push(Held {
+                            zone,
+                            rect: r,
+                            object: patch(&self.gray, r)?,
+                            back: patch(&d.bg_gray, r)?,
+                            mask,
+                            frame_mean: cur_mean,
+                            outline,
+                            area_px,
+                            absent_since: None,
+                            updated: t,
+                        });
+                        c.last = f64::NEG_INFINITY;
+                    }
+                }
+                None => self.candidates.push(Candidate {
+                    zone,
+                    rect: r,
+                    first: t,
+                    last: t,
+                    look: Mat::roi(gray, r)?.try_clone()?,
+                    look_rect: r,
+                }),
+            }
+        }
+        self.candidates.retain(|c| t - c.last <= 1.0);
+        // 4. The zones' static regions: their held objects.
+        let mut out: Vec<StaticRegions> = Vec::new();
+        for h in &self.held {
+            match out.iter_mut().find(|s| s.zone == h.zone) {
+                Some(s) => {
+                    s.regions.push(h.outline.clone());
+                    s.area_px += h.area_px;
+                }
+                None => out.push(StaticRegions {
+                    zone: h.zone,
+                    regions: vec![h.outline.clone()],
+                    area_px: h.area_px,
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    fn to_frame(&self, x: i32, y: i32) -> Point {
+        Point {
+            x: (x as f64 / self.scale) as f32,
+            y: (y as f64 / self.scale) as f32,
+        }
+    }
+
+    fn smoke(
+        &mut self,
+        t: f64,
+        warm: bool,
+        d: &Derived,
+        others: &Mat,
+    ) -> Result<Vec<SmokeMeasure>> {
         let bg = &d.bg;
-        // Colour: grey/white (low saturation, not dark), or desaturated and brightened compared
-        // with the background (thin smoke over grass or tarmac).
+        // Colour: grey/white (low saturation, not dark), desaturated and brightened compared
+        // with the background (thin smoke over grass or tarmac, smoke over a dark ground), or
+        // lit warm by the fire (orange hue, brighter than the background); never glare.
         let hsv_of = |img: &Mat| -> Result<Vector<Mat>> {
             let mut hsv = Mat::default();
             imgproc::cvt_color_def(img, &mut hsv, imgproc::COLOR_BGR2HSV)?;
@@ -359,123 +682,131 @@ impl Cues {
             Ok(planes)
         };
         let (cur, back) = (hsv_of(&self.small)?, hsv_of(bg)?);
-        let (s_cur, v_cur, s_bg, v_bg) = (cur.get(1)?, cur.get(2)?, back.get(1)?, back.get(2)?);
-        let mut low_sat = Mat::default();
-        core::compare(
-            &s_cur,
-            &Scalar::all(SMOKE_MAX_SAT),
-            &mut low_sat,
-            core::CMP_LT,
+        let (h_cur, s_cur, v_cur, s_bg, v_bg) = (
+            cur.get(0)?,
+            cur.get(1)?,
+            cur.get(2)?,
+            back.get(1)?,
+            back.get(2)?,
+        );
+        let cmp = |a: &Mat, b: &Mat, op: i32| -> Result<Mat> {
+            let mut out = Mat::default();
+            core::compare(a, b, &mut out, op)?;
+            Ok(out)
+        };
+        let cmp_v = |a: &Mat, v: f64, op: i32| -> Result<Mat> {
+            let mut out = Mat::default();
+            core::compare(a, &Scalar::all(v), &mut out, op)?;
+            Ok(out)
+        };
+        let and = |a: &Mat, b: &Mat| -> Result<Mat> {
+            let mut out = Mat::default();
+            core::bitwise_and_def(a, b, &mut out)?;
+            Ok(out)
+        };
+        let or = |a: &Mat, b: &Mat| -> Result<Mat> {
+            let mut out = Mat::default();
+            core::bitwise_or_def(a, b, &mut out)?;
+            Ok(out)
+        };
+        let grey = and(
+            &cmp_v(&s_cur, SMOKE_MAX_SAT, core::CMP_LT)?,
+            &cmp_v(&v_cur, SMOKE_MIN_VAL, core::CMP_GT)?,
         )?;
-        let mut bright = Mat::default();
-        core::compare(
-            &v_cur,
-            &Scalar::all(SMOKE_MIN_VAL),
-            &mut bright,
-            core::CMP_GT,
-        )?;
-        let mut grey = Mat::default();
-        core::bitwise_and_def(&low_sat, &bright, &mut grey)?;
         let mut s_bg85 = Mat::default();
         s_bg.convert_to(&mut s_bg85, -1, 0.85, 0.0)?;
-        let mut desat = Mat::default();
-        core::compare(&s_cur, &s_bg85, &mut desat, core::CMP_LT)?;
         let mut v_bg8 = Mat::default();
         v_bg.convert_to(&mut v_bg8, -1, 1.0, 8.0)?;
-        let mut brighter = Mat::default();
-        core::compare(&v_cur, &v_bg8, &mut brighter, core::CMP_GT)?;
-        let mut whitened = Mat::default();
-        core::bitwise_and_def(&desat, &brighter, &mut whitened)?;
-        let mut colour = Mat::default();
-        core::bitwise_or_def(&grey, &whitened, &mut colour)?;
-        // Texture: smoke blurs what is behind it, so the current frame has less edge energy than
-        // the background there.
-        let (bg_gray, e_cur, e_bg) = (&d.bg_gray, &d.e_cur, &d.e_bg);
-        let mut e_bg_scaled = Mat::default();
-        e_bg.convert_to(&mut e_bg_scaled, -1, 0.85, 0.0)?;
-        let mut blurred_here = Mat::default();
-        core::compare(e_cur, &e_bg_scaled, &mut blurred_here, core::CMP_LT)?;
-        let mut cand = Mat::default();
-        core::bitwise_and_def(&self.long_fg, &colour, &mut cand)?;
-        let mut cand2 = Mat::default();
-        core::bitwise_and_def(&cand, &blurred_here, &mut cand2)?;
-        let cand = morph(&cand2, imgproc::MORPH_OPEN, 3)?;
-        // Motion of the smoke layer (what differs from the background), so that the texture
-        // behind thin smoke does not anchor the flow at zero.
+        let brighter = cmp(&v_cur, &v_bg8, core::CMP_GT)?;
+        let whitened = and(&cmp(&s_cur, &s_bg85, core::CMP_LT)?, &brighter)?;
+        let warm_hue = and(
+            &cmp_v(&h_cur, 30.0, core::CMP_LE)?,
+            &cmp_v(&s_cur, 170.0, core::CMP_LT)?,
+        )?;
+        let warm_lit = and(&warm_hue, &brighter)?;
+        let colour = or(&or(&grey, &whitened)?, &warm_lit)?;
+        let not_glare = cmp_v(&v_cur, GLARE_VAL, core::CMP_LT)?;
+        let mut free = Mat::default();
+        core::bitwise_not_def(others, &mut free)?;
+        let cand = and(&and(&and(&self.long_fg, &colour)?, &not_glare)?, &free)?;
+        let cand = morph(&cand, imgproc::MORPH_OPEN, 3)?;
+        // The smoke layer (what differs from the background) and its change over SMOKE_LAG_S.
         let mut layer = Mat::default();
-        core::absdiff(&self.gray, bg_gray, &mut layer)?;
-        let prev_layer = std::mem::replace(&mut self.prev_layer, layer.clone());
-        // Candidate pixels per smoke zone; optical flow (the costly part: ~15 ms for a whole
-        // 320x240 frame) only runs where there are candidates, over their bounding rectangle
-        // with a margin for the flow window.
-        let mut found = Vec::new();
-        let mut roi: Option<core::Rect> = None;
+        core::absdiff(&self.gray, &d.bg_gray, &mut layer)?;
+        let reference = self
+            .layers
+            .iter()
+            .rfind(|(lt, _)| t - lt >= SMOKE_LAG_S * 0.75)
+            .map(|(_, m)| m.clone());
+        self.layers.push_back((t, layer.clone()));
+        while self
+            .layers
+            .front()
+            .is_some_and(|(lt, _)| t - lt > SMOKE_LAG_S * 2.0)
+        {
+            self.layers.pop_front();
+        }
+        let changed = match &reference {
+            Some(r) => {
+                let mut diff = Mat::default();
+                core::absdiff(&layer, r, &mut diff)?;
+                Some(cmp_v(&diff, SMOKE_CHANGE, core::CMP_GT)?)
+            }
+            None => None,
+        };
+        if warm {
+            return Ok(Vec::new());
+        }
+        // A change over the whole view (fog, a cloud's shadow) is not smoke.
+        let mut outside = Mat::new_size_with_default(self.size, core::CV_8UC1, Scalar::all(255.0))?;
         for z in self.zones.iter().filter(|z| z.kind == ZoneType::SmokeWatch) {
-            let mut inside = Mat::default();
-            core::bitwise_and_def(&cand, &z.mask, &mut inside)?;
+            let mut not_zone = Mat::default();
+            core::bitwise_not_def(&z.mask, &mut not_zone)?;
+            outside = and(&outside, &not_zone)?;
+        }
+        let outside_px = core::count_non_zero(&outside)? as f64;
+        let global = outside_px > 0.0
+            && core::count_non_zero(&and(&cand, &outside)?)? as f64 / outside_px > GLOBAL_SHARE;
+        let mut out = Vec::new();
+        for z in self.zones.iter().filter(|z| z.kind == ZoneType::SmokeWatch) {
+            let inside = and(&cand, &z.mask)?;
             let n = core::count_non_zero(&inside)? as f64;
-            if n < 4.0 {
-                tracing::debug!(t, zone = z.zone, "smoke cue: nothing");
-                self.history[z.zone].clear();
+            let hist = &mut self.history[z.zone];
+            if n < 4.0 || global {
+                tracing::debug!(t, zone = z.zone, global, "smoke cue: nothing");
+                hist.clear();
                 continue;
             }
-            let r = imgproc::bounding_rect(&inside)?;
-            roi = Some(match roi {
-                Some(u) => u | r,
-                None => r,
-            });
-            found.push((z.zone, z.pixels, z.height, inside, n, r));
-        }
-        let flow = match roi {
-            Some(r) if !prev_layer.empty() => {
-                const MARGIN: i32 = 24;
-                let x0 = (r.x - MARGIN).max(0);
-                let y0 = (r.y - MARGIN).max(0);
-                let x1 = (r.x + r.width + MARGIN).min(self.size.width);
-                let y1 = (r.y + r.height + MARGIN).min(self.size.height);
-                let area = core::Rect::new(x0, y0, x1 - x0, y1 - y0);
-                let mut flow = Mat::default();
-                video::calc_optical_flow_farneback(
-                    &Mat::roi(&prev_layer, area)?,
-                    &Mat::roi(&layer, area)?,
-                    &mut flow,
-                    0.5,
-                    3,
-                    15,
-                    3,
-                    5,
-                    1.2,
-                    0,
-                )?;
-                Some((flow, area))
+            let dynamic = match &changed {
+                Some(c) => core::count_non_zero(&and(&inside, c)?)? as f64 / n,
+                None => 0.0,
+            };
+            hist.push_back((t, dynamic));
+            while hist.front().is_some_and(|(t0, _)| t - t0 > SMOKE_WINDOW_S) {
+                hist.pop_front();
             }
-            _ => None,
-        };
-        let mut out = Vec::new();
-        for (zone, pixels, height, inside, n, r) in found {
-            let hist = &mut self.history[zone];
+            let span = hist.back().map_or(0.0, |b| b.0) - hist.front().map_or(0.0, |f| f.0);
+            let mean = hist.iter().map(|h| h.1).sum::<f64>() / hist.len() as f64;
+            let r = imgproc::bounding_rect(&inside)?;
             let bbox = BBox::new(
                 (r.x as f64 / self.scale) as f32,
                 (r.y as f64 / self.scale) as f32,
                 ((r.x + r.width) as f64 / self.scale) as f32,
                 ((r.y + r.height) as f64 / self.scale) as f32,
             );
-            // Median vertical flow over the candidate pixels (negative = upwards).
-            let up = match &flow {
-                Some((flow, area)) => -median_flow_y(flow, &Mat::roi(&inside, *area)?)?,
-                None => 0.0,
-            };
-            hist.push_back((t, up));
-            while hist.front().is_some_and(|(t0, _)| t - t0 > 3.0) {
-                hist.pop_front();
-            }
-            let mean_up = hist.iter().map(|h| h.1).sum::<f64>() / hist.len() as f64;
-            tracing::debug!(t, zone, fraction = n / pixels, up, mean_up, "smoke cue");
+            tracing::debug!(
+                t,
+                zone = z.zone,
+                fraction = n / z.pixels,
+                dynamic,
+                mean,
+                "smoke cue"
+            );
             out.push(SmokeMeasure {
-                zone,
-                fraction: (n / pixels) as f32,
+                zone: z.zone,
+                fraction: (n / z.pixels) as f32,
                 bbox: Some(bbox),
-                rising: hist.len() >= 3 && mean_up > RISE_FLOW * (height / 100.0).clamp(0.5, 2.0),
+                dynamic: span >= SMOKE_WINDOW_S * 0.5 && mean >= SMOKE_DYNAMIC,
             });
         }
         Ok(out)

@@ -18,6 +18,7 @@ pub mod outbox;
 pub mod pipeline;
 pub mod report;
 pub mod rules;
+pub mod score;
 pub mod service;
 pub mod sink;
 pub mod source;

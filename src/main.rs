@@ -205,6 +205,89 @@ enum Command {
     },
     /// Print the JSON Schema of the alert payload.
     Schema,
+    /// Score replay bundles against ground truth: per violation type, episode-level precision,
+    /// recall, start delay and end error (truth format: src/score.rs, samples/README.md).
+    Score {
+        /// The truth file (TOML: clips and the violations each must raise).
+        #[arg(long)]
+        truth: PathBuf,
+        /// Replay bundles (each matched with a truth clip by its source file name).
+        #[arg(required = true)]
+        bundles: Vec<PathBuf>,
+        /// Print the scores as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn score(truth: &std::path::Path, bundles: &[PathBuf], json: bool) -> Result<()> {
+    use streetwatch::score;
+    let t = score::load_truth(truth)?;
+    let mut scores = Vec::new();
+    let mut clips = Vec::new();
+    for b in bundles {
+        let (file, alerts) = score::load_bundle(b)?;
+        let clip = t.clip.iter().find(|c| {
+            std::path::Path::new(&c.file)
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy() == file)
+        });
+        let Some(clip) = clip else {
+            anyhow::bail!(
+                "{}: its source {file} is not a clip of {}",
+                b.display(),
+                truth.display()
+            );
+        };
+        scores.push(score::score_clip(clip, &score::episodes(&alerts)));
+        clips.push(clip);
+    }
+    let summary = score::summarise(&scores, &clips);
+    if json {
+        let v = serde_json::json!({ "summary": summary, "clips": scores });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    for s in &scores {
+        for m in &s.missed {
+            println!(
+                "MISSED       {} {} from {:.1}s",
+                s.file, m.event_type, m.from_s
+            );
+        }
+        for e in &s.false_alarms {
+            println!(
+                "FALSE ALARM  {} {} zone={} start {:.1}s",
+                s.file, e.event_type, e.zone, e.start_s
+            );
+        }
+    }
+    let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
+    println!(
+        "\n| type | events | alerted | false alarms | missed | precision | recall | start delay median / max s | end error median / max s |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for ty in &summary.types {
+        println!(
+            "| {} | {} | {} | {} | {} | {:.2} | {:.2} | {} / {} | {} / {} |",
+            ty.event_type,
+            ty.events,
+            ty.true_positives,
+            ty.false_alarms,
+            ty.missed,
+            ty.precision,
+            ty.recall,
+            opt(ty.start_delay_median_s),
+            opt(ty.start_delay_max_s),
+            opt(ty.end_error_median_s),
+            opt(ty.end_error_max_s)
+        );
+    }
+    println!(
+        "\n{} clips; {} without violations raised {} episode(s)",
+        summary.clips, summary.clean_clips, summary.alerts_on_clean_clips
+    );
+    Ok(())
 }
 
 fn load_detector(args: &ModelArgs) -> Result<Detector> {
@@ -729,6 +812,11 @@ fn main() -> ExitCode {
             print!("{}", streetwatch::alert::schema_json());
             Ok(())
         }
+        Command::Score {
+            truth,
+            bundles,
+            json,
+        } => score(&truth, &bundles, json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -273,6 +273,10 @@ fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
+/// Tracked classes whose boxes the image cues ignore: people and vehicles are neither goods
+/// (static foreground) nor smoke, however still they stand or white they are.
+pub const CUE_EXCLUDED: [&str; 6] = ["person", "bicycle", "motorcycle", "car", "truck", "bus"];
+
 /// The per-camera analytics after detection: tracker, cues, rules and episodes.
 pub struct Analytics {
     pub tracker: Tracker,
@@ -303,14 +307,15 @@ impl Analytics {
             .update(t, dets, cal.ground.as_ref().map(|g| &g.homography));
         let (statics, smoke) = match self.cues.as_mut() {
             Some(c) => {
-                let people: Vec<_> = self
+                // People and vehicles are neither goods nor smoke.
+                let objects: Vec<_> = self
                     .tracker
                     .tracks()
                     .iter()
-                    .filter(|t| t.class == "person")
+                    .filter(|t| CUE_EXCLUDED.contains(&t.class.as_str()))
                     .map(|t| t.bbox)
                     .collect();
-                c.update(t, frame, &people)?
+                c.update(t, frame, &objects)?
             }
             None => (Vec::new(), Vec::new()),
         };

@@ -38,8 +38,9 @@ pub struct SmokeMeasure {
     pub fraction: f32,
     /// Bounding box of the smoke-like pixels.
     pub bbox: Option<BBox>,
-    /// Whether the smoke-like region rose or spread over the cue's recent history.
-    pub rising: bool,
+    /// Whether the smoke-like layer kept changing (rising, drifting or spreading) over the cue's
+    /// recent history, as smoke does and a parked white object does not.
+    pub dynamic: bool,
 }
 
 /// Everything the rules look at for one analysed frame.

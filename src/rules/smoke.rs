@@ -1,5 +1,5 @@
-//! Outdoor barbecue smoke (露天烧烤) in `smoke_watch` zones: the image smoke cue (moving
-//! grey/white low-saturation regions that blur the background's texture and rise or spread),
+//! Outdoor barbecue smoke (露天烧烤) in `smoke_watch` zones: the image smoke cue (a smoke-coloured
+//! layer over the background that keeps changing as it rises, drifts or spreads),
 //! fused with an optional ONNX smoke model. Persistence is the episode's confirmation time, so
 //! brief puffs (steam, exhaust) do not raise an alert.
 
@@ -16,7 +16,7 @@ pub fn observe(zi: usize, zone: &Zone, scene: &Scene) -> Vec<Observation> {
         .iter()
         .filter(|d| d.class == "smoke" && zone.polygon.contains(d.bbox.center()))
         .collect();
-    let cue_ok = cue.is_some_and(|c| c.fraction >= MIN_FRACTION && c.rising);
+    let cue_ok = cue.is_some_and(|c| c.fraction >= MIN_FRACTION && c.dynamic);
     if !cue_ok && model.is_empty() {
         return Vec::new();
     }

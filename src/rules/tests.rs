@@ -334,12 +334,12 @@ confirm_seconds = 10
 clear_seconds = 5
 "#;
 
-fn smoke(fraction: f32, rising: bool) -> SmokeMeasure {
+fn smoke(fraction: f32, dynamic: bool) -> SmokeMeasure {
     SmokeMeasure {
         zone: 0,
         fraction,
         bbox: Some(BBox::new(300.0, 200.0, 500.0, 500.0)),
-        rising,
+        dynamic,
     }
 }
 
