@@ -176,6 +176,9 @@ pub struct TrackerConfig {
     pub tentative_max_age: f64,
     /// Seconds a lost track is kept.
     pub max_lost: f64,
+    /// Per-class `high_score` (and `new_track_score` = it + 0.05) for classes the detector scores
+    /// low: (class id, score).
+    pub class_high_scores: Vec<(usize, f32)>,
     /// Groups of class ids that may be associated with each other (e.g. bicycle and motorcycle,
     /// which detectors confuse); other classes only match themselves.
     pub class_groups: Vec<Vec<usize>>,
@@ -210,6 +213,7 @@ impl Default for TrackerConfig {
             tentative_iou: 0.3,
             tentative_max_age: 1.0,
             max_lost: 3.0,
+            class_high_scores: Vec::new(),
             class_groups: Vec::new(),
             speed_window: 1.0,
             stationary_mps: 0.25,
@@ -248,6 +252,24 @@ impl Tracker {
     /// All live tracks (tentative, tracked and lost).
     pub fn tracks(&self) -> &[Track] {
         &self.tracks
+    }
+
+    /// The high score of a class.
+    fn high(&self, class_id: usize) -> f32 {
+        self.cfg
+            .class_high_scores
+            .iter()
+            .find(|c| c.0 == class_id)
+            .map_or(self.cfg.high_score, |c| c.1)
+    }
+
+    /// The score a detection of this class needs to start a track.
+    fn new_track(&self, class_id: usize) -> f32 {
+        self.cfg
+            .class_high_scores
+            .iter()
+            .find(|c| c.0 == class_id)
+            .map_or(self.cfg.new_track_score, |c| c.1 + 0.05)
     }
 
     fn compatible(&self, a: usize, b: usize) -> bool {
@@ -325,10 +347,12 @@ impl Tracker {
             tr.filter.predict(dt);
         }
         let high: Vec<usize> = (0..dets.len())
-            .filter(|&i| dets[i].score >= self.cfg.high_score)
+            .filter(|&i| dets[i].score >= self.high(dets[i].class_id))
             .collect();
         let low: Vec<usize> = (0..dets.len())
-            .filter(|&i| dets[i].score < self.cfg.high_score && dets[i].score >= self.cfg.low_score)
+            .filter(|&i| {
+                dets[i].score < self.high(dets[i].class_id) && dets[i].score >= self.cfg.low_score
+            })
             .collect();
         let confirmed: Vec<usize> = (0..self.tracks.len())
             .filter(|&i| self.tracks[i].state != TrackState::Tentative)
@@ -421,7 +445,7 @@ impl Tracker {
         let first_frame = self.tracks.is_empty() && dt == 0.0;
         for &di in &high {
             let d = &dets[di];
-            if matched_d.contains(&di) || d.score < self.cfg.new_track_score {
+            if matched_d.contains(&di) || d.score < self.new_track(d.class_id) {
                 continue;
             }
             let mut tr = Track {
