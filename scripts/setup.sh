@@ -190,6 +190,20 @@ done
 fetch_samples
 for s in vtest.avi bikes.mp4; do ln -sfn "$SAMPLES/$s" "$ROOT/samples/$s"; done
 
+# --- 5b. scenario clips: two-wheelers, goods and smoke composited into the sample footage, with
+# ground truth (scripts/scenarios.py, deterministic; cached per version of the generator) -------
+SCEN_KEY="$(sha256_of "$ROOT/scripts/scenarios.py" | cut -c1-16)"
+SCEN="$STREETWATCH_CACHE/scenarios/$SCEN_KEY"
+if [ ! -f "$SCEN/truth.toml" ]; then
+  py="$(venv_need reference numpy==1.26.4 onnxruntime==$ORT_VERSION opencv-python-headless==4.10.0.84)"
+  log "generating the scenario clips (first time only: a few minutes)"
+  rm -rf "$SCEN.part" && mkdir -p "$SCEN.part"
+  "$py" "$ROOT/scripts/scenarios.py" --vtest "$SAMPLES/vtest.avi" --bikes "$SAMPLES/bikes.mp4" \
+    --out "$SCEN.part" >&2 || die "scenario generation failed"
+  rm -rf "$SCEN" && mv "$SCEN.part" "$SCEN"
+fi
+ln -sfn "$SCEN" "$ROOT/samples/scenarios"
+
 # --- 6. test extras -----------------------------------------------------------------------------
 if [ "$WITH_TEST" = 1 ]; then
   # Headless Chromium renders the bundles' report.html in the tests (with a CJK font for the

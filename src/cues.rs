@@ -47,7 +47,7 @@ const LONG_TAU_S: f64 = 300.0;
 /// Both models learn as a running mean for this long after the start.
 const WARM_UP_S: f64 = 5.0;
 /// A static candidate seen this long in one place becomes a held object.
-pub const HOLD_CONFIRM_S: f64 = 2.0;
+pub const HOLD_CONFIRM_S: f64 = 1.0;
 /// A held object that looks like the background it covered for this long has been removed.
 pub const REMOVE_S: f64 = 1.5;
 /// A held object's appearance follows slow changes of light with this time constant, seconds.
@@ -192,6 +192,25 @@ fn mean_diff(cur: &[f32], reference: &[f32], mask: &[bool], gain: f32) -> f64 {
     } else {
         sum / n as f64
     }
+}
+
+/// A band of 5 work pixels along a contour (its outline), as a mask of the whole work frame.
+fn outline_ring(contour: &Vector<CvPoint>, size: Size) -> Result<Mat> {
+    let mut m = Mat::new_size_with_default(size, core::CV_8UC1, Scalar::all(0.0))?;
+    let mut one = Vector::<Vector<CvPoint>>::new();
+    one.push(contour.clone());
+    imgproc::draw_contours(
+        &mut m,
+        &one,
+        -1,
+        Scalar::all(255.0),
+        5,
+        imgproc::LINE_8,
+        &core::no_array(),
+        i32::MAX,
+        CvPoint::new(0, 0),
+    )?;
+    Ok(m)
 }
 
 fn rect_iou(a: Rect, b: Rect) -> f64 {
@@ -530,15 +549,19 @@ impl Cues {
                     .iter()
                     .map(|v| *v > 0.0)
                     .collect();
-                // A real object brings its own edges; a ghost takes edges away and a change of
-                // light on a flat surface adds none.
+                // A new object has an outline in the frame that the background lacks; a ghost
+                // (something that was in the background model and left) has its outline in the
+                // background instead, and a change of light on a flat surface has neither. The
+                // inside does not tell: a smooth tarp on textured paving has fewer edges there.
                 if derived.is_none() {
                     *derived = Some(Derived::of(&mut self.long, &self.gray)?);
                 }
                 let d = derived.as_ref().expect("computed above");
-                let e_now = mean_diff(&patch(&d.e_cur, r)?, &vec![0.0; mask.len()], &mask, 0.0);
-                let e_back = mean_diff(&patch(&d.e_bg, r)?, &vec![0.0; mask.len()], &mask, 0.0);
+                let ring = outline_ring(&c, self.size)?;
+                let e_now = core::mean(&d.e_cur, &ring)?[0];
+                let e_back = core::mean(&d.e_bg, &ring)?[0];
                 if e_now < e_back * 1.2 + 3.0 {
+                    tracing::debug!(t, zone = z.zone, e_now, e_back, "static candidate dropped as a ghost or light");
                     continue;
                 }
                 seen.push((z.zone, r, mask));
