@@ -56,6 +56,8 @@ const TEMPLATE_TAU_S: f64 = 60.0;
 const OCCLUDED_SHARE: f64 = 0.3;
 /// At most this many held objects per camera.
 const MAX_HELD: usize = 32;
+/// A static candidate with more than this share of hazy pixels is smoke or fog, not goods.
+const HAZE_SHARE: f64 = 0.3;
 /// Smallest static candidate, work pixels (about 0.1 % of the frame).
 const MIN_CANDIDATE_PX: f64 = 60.0;
 /// Smoke-like colour: low saturation, not dark (HSV, OpenCV scales 0-255).
@@ -160,6 +162,8 @@ pub struct Cues {
     gray: Mat,
     /// Smoke layers (|frame - background|) of the last second, with their times.
     layers: VecDeque<(f64, Mat)>,
+    /// Grey frames of the last second, with their times (what keeps changing is not goods).
+    grays: VecDeque<(f64, Mat)>,
     history: Vec<VecDeque<(f64, f64)>>,
     candidates: Vec<Candidate>,
     held: Vec<Held>,
@@ -211,6 +215,31 @@ fn outline_ring(contour: &Vector<CvPoint>, size: Size) -> Result<Mat> {
         CvPoint::new(0, 0),
     )?;
     Ok(m)
+}
+
+/// Share of a region's pixels that are desaturated and brightened against the background, as
+/// smoke or fog over the ground is.
+fn haze_share(cur: &Mat, bg: &Mat, rect: Rect, mask: &[bool]) -> Result<f64> {
+    let hsv = |img: &Mat| -> Result<Vec<[u8; 3]>> {
+        let mut out = Mat::default();
+        imgproc::cvt_color_def(&Mat::roi(img, rect)?, &mut out, imgproc::COLOR_BGR2HSV)?;
+        let mut px = Vec::with_capacity((rect.width * rect.height) as usize);
+        for y in 0..rect.height {
+            px.extend(out.at_row::<core::Vec3b>(y)?.iter().map(|v| v.0));
+        }
+        Ok(px)
+    };
+    let (c, b) = (hsv(cur)?, hsv(bg)?);
+    let (mut hazy, mut n) = (0usize, 0usize);
+    for ((c, b), m) in c.iter().zip(&b).zip(mask) {
+        if *m {
+            n += 1;
+            if (c[1] as f64) < b[1] as f64 * 0.85 + 2.0 && c[2] as f64 > b[2] as f64 + 8.0 {
+                hazy += 1;
+            }
+        }
+    }
+    Ok(if n == 0 { 0.0 } else { hazy as f64 / n as f64 })
 }
 
 fn rect_iou(a: Rect, b: Rect) -> f64 {
@@ -341,6 +370,7 @@ impl Cues {
             small: Mat::default(),
             gray: Mat::default(),
             layers: VecDeque::new(),
+            grays: VecDeque::new(),
             candidates: Vec::new(),
             held: Vec::new(),
             ghosts: Vec::new(),
@@ -424,6 +454,36 @@ impl Cues {
         for b in exclude {
             let r = self.to_work(b, 0.2);
             imgproc::rectangle(&mut others, r, Scalar::all(255.0), -1, imgproc::LINE_8, 0)?;
+        }
+        // What changed over the last half second (drifting haze, flicker): not goods.
+        let reference = self
+            .grays
+            .iter()
+            .rfind(|(gt, _)| t - gt >= SMOKE_LAG_S * 0.75)
+            .map(|(_, m)| m.clone());
+        self.grays.push_back((t, self.gray.clone()));
+        while self
+            .grays
+            .front()
+            .is_some_and(|(gt, _)| t - gt > SMOKE_LAG_S * 2.0)
+        {
+            self.grays.pop_front();
+        }
+        let mut moving = moving;
+        if let Some(r) = reference {
+            let mut diff = Mat::default();
+            core::absdiff(&self.gray, &r, &mut diff)?;
+            let mut changed = Mat::default();
+            imgproc::threshold(
+                &diff,
+                &mut changed,
+                SMOKE_CHANGE,
+                255.0,
+                imgproc::THRESH_BINARY,
+            )?;
+            let mut both = Mat::default();
+            core::bitwise_or_def(&moving, &changed, &mut both)?;
+            moving = both;
         }
         let mut derived: Option<Derived> = None;
         let statics = if self.zones.iter().any(|z| z.kind.is_vending()) && !warm {
@@ -557,11 +617,27 @@ impl Cues {
                     *derived = Some(Derived::of(&mut self.long, &self.gray)?);
                 }
                 let d = derived.as_ref().expect("computed above");
+                // Edge energy relative to brightness, so that a change of light (which scales
+                // both) does not look like an outline.
                 let ring = outline_ring(&c, self.size)?;
-                let e_now = core::mean(&d.e_cur, &ring)?[0];
-                let e_back = core::mean(&d.e_bg, &ring)?[0];
-                if e_now < e_back * 1.2 + 3.0 {
-                    tracing::debug!(t, zone = z.zone, e_now, e_back, "static candidate dropped as a ghost or light");
+                let e_now =
+                    core::mean(&d.e_cur, &ring)?[0] / core::mean(&self.gray, &ring)?[0].max(8.0);
+                let e_back =
+                    core::mean(&d.e_bg, &ring)?[0] / core::mean(&d.bg_gray, &ring)?[0].max(8.0);
+                if e_now < e_back + 0.03 {
+                    tracing::debug!(
+                        t,
+                        zone = z.zone,
+                        e_now,
+                        e_back,
+                        "static candidate dropped as a ghost or light"
+                    );
+                    continue;
+                }
+                // Translucent haze (smoke drifting over the zone) is whitened ground, not goods.
+                let haze = haze_share(&self.small, &d.bg, r, &mask)?;
+                if haze > HAZE_SHARE {
+                    tracing::debug!(t, zone = z.zone, haze, "static candidate dropped as haze");
                     continue;
                 }
                 seen.push((z.zone, r, mask));

@@ -316,12 +316,12 @@ impl Analytics {
             .update(t, dets, cal.ground.as_ref().map(|g| &g.homography));
         let (statics, smoke) = match self.cues.as_mut() {
             Some(c) => {
-                // People and vehicles are neither goods nor smoke.
+                // People and vehicles (seen, or hidden while standing) are neither goods nor smoke.
                 let objects: Vec<_> = self
                     .tracker
                     .tracks()
                     .iter()
-                    .filter(|t| CUE_EXCLUDED.contains(&t.class.as_str()))
+                    .filter(|t| t.present && CUE_EXCLUDED.contains(&t.class.as_str()))
                     .map(|t| t.bbox)
                     .collect();
                 c.update(t, frame, &objects)?

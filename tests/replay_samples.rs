@@ -39,7 +39,7 @@ fn samples_raise_exactly_the_expected_episodes() {
     let expected: Expected =
         toml::from_str(&std::fs::read_to_string(root.join("samples/expected.toml")).unwrap())
             .unwrap();
-    assert_eq!(expected.clip.len(), 2);
+    assert_eq!(expected.clip.len(), 5);
     for clip in expected.clip {
         let out = tempfile::tempdir().unwrap();
         let (ok, stdout, err) = run(bin().current_dir(&root).args([
@@ -112,10 +112,14 @@ fn samples_raise_exactly_the_expected_episodes() {
             // The payload carries what a case needs.
             let d = start.dispatch.as_ref().expect("dispatch code");
             assert!(!d.code.is_empty() && !d.name.is_empty());
+            // Tracks for parking; regions (goods, smoke) and their measures otherwise.
+            let m = &start.measures;
             assert!(
                 !start.grid_cell.is_empty()
-                    && !start.tracks.is_empty()
-                    && start.measures.count >= 1
+                    && (!start.tracks.is_empty() || !start.regions.is_empty())
+                    && (m.count >= 1 || m.occupied_area_m2.is_some() || m.smoke_fraction.is_some()),
+                "{}: {start:?}",
+                clip.file
             );
             assert!(
                 start

@@ -148,12 +148,15 @@ impl Track {
         self.history.back().is_some_and(|h| changed(&h.2)) && covered()
     }
 
-    /// Whether another detection covers a tenth or more of this stationary track's anchor (so
-    /// not seeing it means it is hidden, not gone).
+    /// Whether a detection nearer the camera (its foot lower in the image) covers a tenth or
+    /// more of this stationary track's anchor, so that not seeing it means it is hidden, not
+    /// gone. People standing around it at the same depth do not hide it.
     fn hidden_by(&self, dets: &[Detection]) -> bool {
         self.anchor.as_ref().is_some_and(|a| {
-            dets.iter()
-                .any(|d| d.bbox.intersection(&a.bbox) >= 0.1 * a.bbox.area())
+            dets.iter().any(|d| {
+                d.bbox.y2 > a.bbox.y2 + 0.05 * a.bbox.height()
+                    && d.bbox.intersection(&a.bbox) >= 0.1 * a.bbox.area()
+            })
         })
     }
 }
