@@ -97,7 +97,6 @@ fn run(dir: &Path, clips: &[&TruthClip], rate: f64, work: &Path) -> Run {
 }
 
 fn print(run: &Run) {
-    let opt = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.1}"));
     println!(
         "\n`{} det/s: {} clips, {} without violations ({} episodes on them); {:.0} s`\n",
         run.rate,
@@ -106,38 +105,8 @@ fn print(run: &Run) {
         run.summary.alerts_on_clean_clips,
         run.seconds
     );
-    println!("| type | events | alerted | false alarms | missed | precision | recall | start delay median / max s | end error median / max s |");
-    println!("|---|---|---|---|---|---|---|---|---|");
-    for t in &run.summary.types {
-        println!(
-            "| {} | {} | {} | {} | {} | {:.2} | {:.2} | {} / {} | {} / {} |",
-            t.event_type,
-            t.events,
-            t.true_positives,
-            t.false_alarms,
-            t.missed,
-            t.precision,
-            t.recall,
-            opt(t.start_delay_median_s),
-            opt(t.start_delay_max_s),
-            opt(t.end_error_median_s),
-            opt(t.end_error_max_s)
-        );
-    }
-    for s in &run.scores {
-        for m in &s.missed {
-            println!(
-                "  missed: {} {} from {:.1} s",
-                s.file, m.event_type, m.from_s
-            );
-        }
-        for e in &s.false_alarms {
-            println!(
-                "  false alarm: {} {} in {} from {:.1} s",
-                s.file, e.event_type, e.zone, e.start_s
-            );
-        }
-    }
+    print!("{}", score::table(&run.summary));
+    print!("{}", score::listing(&run.scores));
 }
 
 /// Checks the targets; returns the failures (all of them, not just the first).

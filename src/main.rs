@@ -248,43 +248,10 @@ fn score(truth: &std::path::Path, bundles: &[PathBuf], json: bool) -> Result<()>
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
-    for s in &scores {
-        for m in &s.missed {
-            println!(
-                "MISSED       {} {} from {:.1}s",
-                s.file, m.event_type, m.from_s
-            );
-        }
-        for e in &s.false_alarms {
-            println!(
-                "FALSE ALARM  {} {} zone={} start {:.1}s",
-                s.file, e.event_type, e.zone, e.start_s
-            );
-        }
-    }
-    let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
+    print!("{}", score::listing(&scores));
+    println!("\n{}", score::table(&summary));
     println!(
-        "\n| type | events | alerted | false alarms | missed | precision | recall | start delay median / max s | end error median / max s |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|");
-    for ty in &summary.types {
-        println!(
-            "| {} | {} | {} | {} | {} | {:.2} | {:.2} | {} / {} | {} / {} |",
-            ty.event_type,
-            ty.events,
-            ty.true_positives,
-            ty.false_alarms,
-            ty.missed,
-            ty.precision,
-            ty.recall,
-            opt(ty.start_delay_median_s),
-            opt(ty.start_delay_max_s),
-            opt(ty.end_error_median_s),
-            opt(ty.end_error_max_s)
-        );
-    }
-    println!(
-        "\n{} clips; {} without violations raised {} episode(s)",
+        "{} clips; {} without violations raised {} episode(s)",
         summary.clips, summary.clean_clips, summary.alerts_on_clean_clips
     );
     Ok(())

@@ -286,6 +286,51 @@ pub fn summarise(scores: &[ClipScore], clips: &[&TruthClip]) -> Summary {
     out
 }
 
+/// The misses and false alarms of scored clips, one line each.
+pub fn listing(scores: &[ClipScore]) -> String {
+    let mut out = String::new();
+    for s in scores {
+        for m in &s.missed {
+            out += &format!(
+                "MISSED       {} {} from {:.1} s\n",
+                s.file, m.event_type, m.from_s
+            );
+        }
+        for e in &s.false_alarms {
+            out += &format!(
+                "FALSE ALARM  {} {} zone={} start {:.1} s\n",
+                s.file, e.event_type, e.zone, e.start_s
+            );
+        }
+    }
+    out
+}
+
+/// The summary as a Markdown table, one row per violation type.
+pub fn table(summary: &Summary) -> String {
+    let opt = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.1}"));
+    let mut out = String::from(
+        "| type | events | alerted | false alarms | missed | precision | recall | start delay median / max s | end error median / max s |\n|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for t in &summary.types {
+        out += &format!(
+            "| {} | {} | {} | {} | {} | {:.2} | {:.2} | {} / {} | {} / {} |\n",
+            t.event_type,
+            t.events,
+            t.true_positives,
+            t.false_alarms,
+            t.missed,
+            t.precision,
+            t.recall,
+            opt(t.start_delay_median_s),
+            opt(t.start_delay_max_s),
+            opt(t.end_error_median_s),
+            opt(t.end_error_max_s)
+        );
+    }
+    out
+}
+
 /// Reads and checks a truth file.
 pub fn load_truth(path: &Path) -> Result<Truth> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io {

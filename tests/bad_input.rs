@@ -170,8 +170,9 @@ fn truncated_video_keeps_what_was_read_and_fails() {
         "replay",
         &clip.to_string_lossy(),
         "--calibration",
+        // The short-timing fixture: the first alert comes at about 6 s, before the cut.
         &common::root()
-            .join("calibration/vtest.toml")
+            .join("tests/data/vtest-quick.toml")
             .to_string_lossy(),
         "--out",
         &out.to_string_lossy(),
@@ -193,7 +194,7 @@ fn malformed_calibration_names_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let cal = dir.path().join("cam.toml");
     // The copy lives elsewhere: drop its reference view (a path relative to calibration/).
-    let good: String = std::fs::read_to_string(common::root().join("calibration/vtest.toml"))
+    let good: String = std::fs::read_to_string(common::root().join("tests/data/vtest-quick.toml"))
         .unwrap()
         .lines()
         .filter(|l| !l.starts_with("reference_"))
