@@ -33,8 +33,8 @@ pub struct StaticRegions {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SmokeMeasure {
     pub zone: usize,
-    /// Fraction of the zone covered by smoke-like pixels (moving, grey/white, low saturation,
-    /// blurring the background's texture).
+    /// Fraction of the zone covered by smoke-like pixels (changed against the background,
+    /// grey/white, whitened or warm-lit, not glare, not a tracked person or vehicle).
     pub fraction: f32,
     /// Bounding box of the smoke-like pixels.
     pub bbox: Option<BBox>,
