@@ -18,6 +18,7 @@
 //!
 //!     cargo bench --bench scenarios                   # every clip, 2.5 / 5 / 10 det/s
 //!     cargo bench --bench scenarios -- --quick        # the clips tagged `quick` (what CI runs)
+//!     STREETWATCH_BENCH_RATES=5 cargo bench --bench scenarios   # one rate only
 //!
 //! Not covered: footage other than vtest's view (one camera, daylight footage darkened for
 //! night), real smoke and real goods (composited ones), rain, snow, camera shake.
@@ -193,7 +194,15 @@ fn main() {
         clips.len()
     );
     let work = tempfile::tempdir().unwrap();
-    let rates: &[f64] = &[5.0, 2.5, 10.0];
+    // STREETWATCH_BENCH_RATES="5" (comma-separated) runs some of the rates only, while tuning.
+    let rates: Vec<f64> = match std::env::var("STREETWATCH_BENCH_RATES") {
+        Ok(v) => v
+            .split(',')
+            .map(|r| r.trim().parse().expect("STREETWATCH_BENCH_RATES: numbers"))
+            .collect(),
+        Err(_) => vec![5.0, 2.5, 10.0],
+    };
+    let rates = &rates[..];
     let mut runs = Vec::new();
     for &rate in rates {
         let r = run(&dir, &clips, rate, work.path());
