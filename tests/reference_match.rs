@@ -72,7 +72,7 @@ fn compare(name: &str, images: &[PathBuf], threshold: f32) -> Option<usize> {
         },
     )
     .unwrap();
-    det.threshold = threshold;
+    det.threshold = Some(threshold);
     let out = Command::new(common::reference_python())
         .arg(common::root().join("tests/reference.py"))
         .args([

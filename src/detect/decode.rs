@@ -266,6 +266,7 @@ mod tests {
     fn spec(strides: Vec<usize>, reg_max: usize) -> DecodeSpec {
         DecodeSpec {
             score_threshold: 0.5,
+            class_thresholds: Default::default(),
             nms_iou: 0.5,
             max_detections: 10,
             strides,

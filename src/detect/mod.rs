@@ -42,8 +42,10 @@ pub struct Detector {
     pre: Preprocessor,
     raw: Vec<RawTensor>,
     candidates: Vec<Candidate>,
-    /// Score threshold in use (the manifest's unless overridden).
-    pub threshold: f32,
+    /// One score threshold for every class, overriding the manifest's per-class thresholds.
+    pub threshold: Option<f32>,
+    /// The manifest's thresholds, by class id.
+    class_thresholds: Vec<f32>,
 }
 
 impl Detector {
@@ -60,7 +62,8 @@ impl Detector {
         )?;
         Ok(Detector {
             pre: Preprocessor::new(&m.input),
-            threshold: m.decode.score_threshold,
+            threshold: None,
+            class_thresholds: m.class_thresholds(),
             raw: vec![RawTensor::default(); model.outputs.len()],
             candidates: Vec::new(),
             plan,
@@ -91,15 +94,26 @@ impl Detector {
     /// Stage 3: decodes the last outputs, maps boxes to the frame and applies NMS.
     pub fn postprocess(&mut self, transform: &Transform) -> Vec<Detection> {
         let m = &self.model.manifest;
+        let floor = self.threshold.unwrap_or_else(|| {
+            self.class_thresholds
+                .iter()
+                .copied()
+                .fold(f32::INFINITY, f32::min)
+        });
         decode::decode(
             &self.plan,
             &self.raw,
             &m.input,
             &m.decode,
             m.classes.len(),
-            self.threshold,
+            floor,
             &mut self.candidates,
         );
+        if self.threshold.is_none() {
+            let per_class = &self.class_thresholds;
+            self.candidates
+                .retain(|c| per_class.get(c.class_id).is_some_and(|t| c.score > *t));
+        }
         for c in self.candidates.iter_mut() {
             c.bbox = transform.to_frame(c.bbox);
         }

@@ -2,6 +2,7 @@
 //! to run it — family, input tensor, pre-processing, decoding parameters, classes, identity.
 //! Adding a model of a supported family is a new manifest, not code.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -72,6 +73,10 @@ pub struct InputSpec {
 #[serde(deny_unknown_fields)]
 pub struct DecodeSpec {
     pub score_threshold: f32,
+    /// Score thresholds of classes that differ from `score_threshold`, by class name (chosen on a
+    /// labelled set: tests/data/labelset.toml, scripts/detect_eval.py).
+    #[serde(default)]
+    pub class_thresholds: BTreeMap<String, f32>,
     pub nms_iou: f32,
     pub max_detections: usize,
     #[serde(default)]
@@ -137,6 +142,20 @@ impl Manifest {
         if !(0.0..=1.0).contains(&self.decode.score_threshold) {
             return bad("decode.score_threshold", "must be within 0..1".into());
         }
+        for (class, t) in &self.decode.class_thresholds {
+            if self.class_id(class).is_none() {
+                return bad(
+                    "decode.class_thresholds",
+                    format!("'{class}' is not one of the model's classes"),
+                );
+            }
+            if !(0.0..=1.0).contains(t) {
+                return bad(
+                    "decode.class_thresholds",
+                    format!("{class}: {t} is not within 0..1"),
+                );
+            }
+        }
         if !(0.0..=1.0).contains(&self.decode.nms_iou) {
             return bad("decode.nms_iou", "must be within 0..1".into());
         }
@@ -176,6 +195,20 @@ impl Manifest {
 
     pub fn class_id(&self, name: &str) -> Option<usize> {
         self.classes.iter().position(|c| c == name)
+    }
+
+    /// The score threshold of each class, by class id.
+    pub fn class_thresholds(&self) -> Vec<f32> {
+        self.classes
+            .iter()
+            .map(|c| {
+                self.decode
+                    .class_thresholds
+                    .get(c)
+                    .copied()
+                    .unwrap_or(self.decode.score_threshold)
+            })
+            .collect()
     }
 }
 
@@ -229,5 +262,33 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("decode.strides"), "{err}");
+    }
+
+    #[test]
+    fn class_thresholds_default_to_the_score_threshold_and_name_a_class() {
+        let text = std::fs::read_to_string(manifests_dir().join("nanodet.toml")).unwrap();
+        let m = Manifest::parse(Path::new("nanodet.toml"), &text).unwrap();
+        let t = m.class_thresholds();
+        let id = |c: &str| m.class_id(c).unwrap();
+        assert_eq!(t[id("person")], m.decode.score_threshold);
+        assert!(t[id("bicycle")] < m.decode.score_threshold);
+        assert_eq!(t[id("bicycle")], t[id("motorcycle")]);
+        for (bad, field) in [
+            ("{ bicycel = 0.3 }", "bicycel"),
+            ("{ bicycle = 1.3 }", "1.3"),
+        ] {
+            let broken = text.replace(
+                "class_thresholds = { bicycle = 0.30, motorcycle = 0.30 }",
+                &format!("class_thresholds = {bad}"),
+            );
+            assert_ne!(broken, text);
+            let err = Manifest::parse(Path::new("m.toml"), &broken)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("decode.class_thresholds") && err.contains(field),
+                "{err}"
+            );
+        }
     }
 }
