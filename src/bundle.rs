@@ -250,7 +250,10 @@ pub fn verify(bundle: &Path) -> Result<Verdict> {
         }
         return Err(Error::io(
             bundle.join(MANIFEST),
-            std::io::Error::from(std::io::ErrorKind::NotFound),
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such file: not an evidence bundle (or not one streetwatch wrote)",
+            ),
         ));
     }
     let sha_path = bundle.join(MANIFEST_SHA);

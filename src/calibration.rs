@@ -11,7 +11,8 @@ use toml::Spanned;
 use crate::error::{line_of, toml_error, Error, Result};
 use crate::geometry::{Homography, Point, Polygon};
 use crate::rules::dispatch::DispatchTable;
-use crate::rules::schedule::{parse_offset, Schedule, Window};
+use crate::rules::schedule::{Schedule, Window};
+use crate::time::{self, TimeZone};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -173,8 +174,8 @@ pub struct Calibration {
     pub description: String,
     pub frame_width: u32,
     pub frame_height: u32,
-    /// UTC offset of the camera's local time, minutes.
-    pub utc_offset_min: i32,
+    /// The camera's local time zone (`timezone`: an offset or a name; UTC when not given).
+    pub time_zone: TimeZone,
     pub grid_cell: String,
     /// Latitude, longitude.
     pub gps: Option<[f64; 2]>,
@@ -300,10 +301,10 @@ impl Calibration {
         if raw.camera_id.get_ref().trim().is_empty() {
             return Err(at.err(raw.camera_id.span(), "field camera_id: must not be empty"));
         }
-        let utc_offset_min = match &raw.timezone {
-            Some(tz) => parse_offset(tz.get_ref())
+        let time_zone = match &raw.timezone {
+            Some(tz) => time::parse_zone(tz.get_ref())
                 .map_err(|e| at.err(tz.span(), format!("field timezone: {e}")))?,
-            None => 0,
+            None => TimeZone::UTC,
         };
         if let Some(g) = &raw.gps {
             let [lat, lon] = *g.get_ref();
@@ -593,7 +594,7 @@ impl Calibration {
             description: raw.description,
             frame_width: w,
             frame_height: h,
-            utc_offset_min,
+            time_zone,
             grid_cell: raw.grid_cell.unwrap_or_default(),
             gps: raw.gps.map(|g| g.into_inner()),
             ground,

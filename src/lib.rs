@@ -3,6 +3,7 @@
 //! The pipeline, one module per stage:
 //! `source` → `detect` (with `model`) → `track` → `rules` (with `calibration`, `geometry`,
 //! `cues`) → `alert` → `sink`; `pipeline` wires them for `replay`, `annotate` draws for people.
+//! `time` (time zones, RFC 3339, local weekday and minute) serves the configuration layer.
 
 pub mod alert;
 pub mod annotate;
@@ -22,6 +23,7 @@ pub mod score;
 pub mod service;
 pub mod sink;
 pub mod source;
+pub mod time;
 pub mod track;
 pub mod viewwatch;
 

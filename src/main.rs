@@ -1,7 +1,7 @@
 //! The `streetwatch` command line.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use opencv::prelude::*;
@@ -13,8 +13,8 @@ use streetwatch::calibration::Calibration;
 use streetwatch::detect::Detector;
 use streetwatch::model::{self, Manifest, RuntimeOptions};
 use streetwatch::pipeline::{self, Blur, ReplayOptions};
-use streetwatch::rules::schedule::parse_rfc3339;
 use streetwatch::source::{self, VideoFile};
+use streetwatch::time::parse_rfc3339;
 use streetwatch::{annotate, Error};
 
 #[derive(Parser)]
@@ -26,6 +26,13 @@ use streetwatch::{annotate, Error};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// What `--blur` hides in shared evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BlurArg {
+    None,
+    Persons,
 }
 
 #[derive(Args, Clone)]
@@ -85,8 +92,8 @@ struct ReplayArgs {
     clip_after: f64,
     /// Blur persons in annotated snapshots and clips (for sharing); originals are then left out
     /// and only their sha256 kept in the manifest.
-    #[arg(long, value_parser = ["none", "persons"], default_value = "none")]
-    blur: String,
+    #[arg(long, value_enum, default_value_t = BlurArg::None)]
+    blur: BlurArg,
     /// Write frames/s, per-stage median/p95 ms and peak RSS as JSON (for benchmarks).
     #[arg(long)]
     stats: Option<PathBuf>,
@@ -128,11 +135,13 @@ fn expand_videos(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
 enum Command {
     /// Detect objects in an image or a video; prints JSON lines and writes an annotated image.
     Detect {
-        /// Image (jpg, png, …) or video file.
-        input: PathBuf,
+        /// Images (jpg, png, …) or video files: one JSON line per processed frame, each naming
+        /// its source.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
         #[command(flatten)]
         model: ModelArgs,
-        /// Annotated image (for a video: of the last processed frame).
+        /// Annotated image (for a video: of the last processed frame); one input only.
         #[arg(long)]
         annotated: Option<PathBuf>,
         /// For videos: process every N-th frame.
@@ -144,7 +153,8 @@ enum Command {
     },
     /// Replay video files through the whole pipeline and write an evidence bundle for each.
     Replay(ReplayArgs),
-    /// Check an evidence bundle: recompute every hash. Exit 0 intact, 1 altered, 2 incomplete.
+    /// Check an evidence bundle: recompute every hash. Exit 0 intact, 1 altered, 3 incomplete,
+    /// 4 not a readable bundle (2 is a usage error, as for every command).
     Verify { bundle: PathBuf },
     /// Run the live service: cameras → detection → rules → alerts over MQTT.
     Run {
@@ -265,21 +275,41 @@ fn load_detector(args: &ModelArgs) -> Result<Detector> {
         threads: args.threads,
     };
     let mut det = Detector::new(manifest, &opts)?;
-    if let Some(t) = args.threshold {
-        det.threshold = t;
-    }
+    det.threshold = args.threshold;
     tracing::info!(model = %det.manifest().name, file = %det.model.path.display(), "model loaded");
     Ok(det)
 }
 
+/// `--annotated` writes PNG for a `.png` name and JPEG for `.jpg`/`.jpeg`.
+fn is_png(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+}
+
+fn check_annotated(path: &Path) -> Result<()> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some(e)
+            if ["png", "jpg", "jpeg"]
+                .iter()
+                .any(|k| e.eq_ignore_ascii_case(k)) =>
+        {
+            Ok(())
+        }
+        _ => anyhow::bail!(
+            "--annotated {}: name a .jpg, .jpeg or .png file",
+            path.display()
+        ),
+    }
+}
+
 fn detect(
+    det: &mut Detector,
     input: PathBuf,
-    margs: ModelArgs,
-    annotated: Option<PathBuf>,
+    annotated: Option<&Path>,
     every: u64,
     max_frames: u64,
 ) -> Result<()> {
-    let mut det = load_detector(&margs)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut emit =
@@ -297,10 +327,14 @@ fn detect(
                 }
             });
             writeln!(out, "{line}")?;
-            if let Some(path) = &annotated {
+            if let Some(path) = annotated {
                 let mut copy = img.clone();
                 annotate::draw_detections(&mut copy, &dets)?;
-                annotate::write_jpeg(path, &copy)?;
+                if is_png(path) {
+                    annotate::write_png(path, &copy)?;
+                } else {
+                    annotate::write_jpeg(path, &copy)?;
+                }
             }
             Ok(())
         };
@@ -383,10 +417,9 @@ fn replay(args: ReplayArgs) -> Result<()> {
             start_unix,
             clip_before_s: args.clip_before.max(0.0),
             clip_after_s: args.clip_after.max(0.0),
-            blur: if args.blur == "persons" {
-                Blur::Persons
-            } else {
-                Blur::None
+            blur: match args.blur {
+                BlurArg::Persons => Blur::Persons,
+                BlurArg::None => Blur::None,
             },
             overwrite: args.overwrite,
             threads: args.model.threads,
@@ -429,7 +462,15 @@ fn replay(args: ReplayArgs) -> Result<()> {
                     ));
                 }
             }
-            Err(e) => failures.push(format!("{}: {e}", video.display())),
+            Err(e) => {
+                // Most errors name their file already; the others get the video's name.
+                let (message, name) = (e.to_string(), video.display().to_string());
+                failures.push(if message.contains(&name) {
+                    message
+                } else {
+                    format!("{name}: {message}")
+                })
+            }
         }
         if stop.load(std::sync::atomic::Ordering::Relaxed) {
             failures.push(format!(
@@ -465,7 +506,7 @@ fn verify(bundle: &std::path::Path) -> Result<ExitCode> {
         }
         Verdict::Incomplete { reason } => {
             println!("{}: INCOMPLETE: {reason}", bundle.display());
-            ExitCode::from(2)
+            ExitCode::from(3)
         }
         Verdict::Corrupt { problem } => {
             println!("{}: FAILED: {problem}", bundle.display());
@@ -721,27 +762,50 @@ fn calibrate(
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The service logs what it does (start, cameras, broker, alerts); the one-shot commands print
+    // their own results and log only warnings. STREETWATCH_LOG overrides both.
+    let default_level = match cli.command {
+        Command::Run { .. } => "info,ort=warn",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("STREETWATCH_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let result = match cli.command {
         Command::Detect {
-            input,
+            inputs,
             model,
             annotated,
             every,
             max_frames,
-        } => detect(input, model, annotated, every, max_frames),
+        } => {
+            if let Some(Err(e)) = annotated.as_deref().map(check_annotated) {
+                Err(e)
+            } else if annotated.is_some() && inputs.len() > 1 {
+                Err(anyhow::anyhow!(
+                    "--annotated takes one input ({} given)",
+                    inputs.len()
+                ))
+            } else {
+                load_detector(&model).and_then(|mut det| {
+                    inputs.into_iter().try_for_each(|input| {
+                        detect(&mut det, input, annotated.as_deref(), every, max_frames)
+                    })
+                })
+            }
+        }
         Command::Replay(args) => replay(args),
-        Command::Verify { bundle } => match verify(&bundle) {
-            Ok(code) => return code,
-            Err(e) => Err(e),
-        },
+        Command::Verify { bundle } => {
+            return verify(&bundle).unwrap_or_else(|e| {
+                eprintln!("error: {e:#}");
+                ExitCode::from(4)
+            })
+        }
         Command::Check { calibration } => check(&calibration),
         Command::Run {
             config,

@@ -14,10 +14,10 @@ use crate::calibration::Calibration;
 use crate::cues::Cues;
 use crate::detect::{Detection, Detector, StageTimes};
 use crate::error::{Error, Result};
-use crate::rules::schedule::{format_rfc3339, LocalTime};
 use crate::rules::{self, Episodes, LifecycleEvent, Phase, Scene};
 use crate::sink::JsonlSink;
 use crate::source::VideoFile;
+use crate::time::{format_rfc3339, LocalTime};
 use crate::track::{Tracker, TrackerConfig};
 
 #[derive(Debug, Clone)]
@@ -141,13 +141,10 @@ impl ReplaySummary {
 /// uses detections between this and the model's own threshold).
 pub const TRACK_LOW_SCORE: f32 = 0.2;
 
-/// High score for bicycles and motorcycles: NanoDet scores two-wheelers low (a parked bicycle
-/// unoccluded at 1.7 m long and 60 px wide: 0.35-0.7; bikes.mp4's 0.3-0.5), so at the model's
-/// 0.45 a far parked bike rarely started a track (scenario bench, parking-07).
-pub const TWO_WHEELER_HIGH_SCORE: f32 = 0.3;
-
-/// Tracker settings for a detector: its threshold is the high score; detectors confuse bicycles
-/// and motorcycles, so those associate with each other.
+/// Tracker settings for a detector: its thresholds are the high scores (per class where the
+/// manifest gives one: NanoDet scores two-wheelers low, so at its 0.45 a far parked bike rarely
+/// started a track); detectors confuse bicycles and motorcycles, so those associate with each
+/// other.
 pub fn tracker_config(det: &Detector) -> TrackerConfig {
     let m = det.manifest();
     let group: Vec<usize> = ["bicycle", "motorcycle"]
@@ -159,9 +156,11 @@ pub fn tracker_config(det: &Detector) -> TrackerConfig {
         high_score: high,
         low_score: TRACK_LOW_SCORE.min(high),
         new_track_score: high + 0.05,
-        class_high_scores: group
-            .iter()
-            .map(|&c| (c, TWO_WHEELER_HIGH_SCORE.min(high)))
+        class_high_scores: m
+            .class_thresholds()
+            .into_iter()
+            .enumerate()
+            .filter(|(_, t)| *t != high)
             .collect(),
         class_groups: if group.len() == 2 {
             vec![group]
@@ -240,7 +239,7 @@ impl AlertMaker {
         }
         let wall = |t: f64| {
             self.start_unix
-                .map(|s| format_rfc3339(s + t, cal.utc_offset_min))
+                .map(|s| format_rfc3339(s + t, &cal.time_zone))
         };
         Alert {
             id,
@@ -448,9 +447,7 @@ pub fn replay(
         .len();
     let settings = Settings {
         detect_fps: opts.detect_fps,
-        start_time: opts
-            .start_unix
-            .map(|s| format_rfc3339(s, cal.utc_offset_min)),
+        start_time: opts.start_unix.map(|s| format_rfc3339(s, &cal.time_zone)),
         clip_before_s: opts.clip_before_s,
         clip_after_s: opts.clip_after_s,
         blur: opts.blur.as_str().into(),
@@ -503,7 +500,7 @@ pub fn replay(
                         .duration_since(std::time::UNIX_EPOCH)
                         .map(|d| d.as_secs_f64())
                         .unwrap_or(0.0),
-                    cal.utc_offset_min,
+                    &cal.time_zone,
                 ),
             },
         },
@@ -599,7 +596,7 @@ fn replay_frames(
     );
     // The tracker's low-score stage needs detections below the model's own threshold.
     let model_threshold = det.threshold;
-    det.threshold = TRACK_LOW_SCORE.min(model_threshold);
+    det.threshold = Some(TRACK_LOW_SCORE.min(model_threshold.unwrap_or(f32::INFINITY)));
     let mut analytics = Analytics::new(cal, det)?;
     let mut maker = AlertMaker::new(
         cal,
@@ -764,7 +761,7 @@ fn replay_frames(
                 let t_analytics = Instant::now();
                 let local = opts
                     .start_unix
-                    .map(|s| LocalTime::from_unix(s + frame.time, cal.utc_offset_min));
+                    .map(|s| LocalTime::from_unix(s + frame.time, &cal.time_zone));
                 let events =
                     analytics.step(cal, frame.time, local, &frame.image, &dets, &smoke_dets)?;
                 if blur == Blur::Persons {

@@ -333,9 +333,9 @@ pub fn table(summary: &Summary) -> String {
 
 /// Reads and checks a truth file.
 pub fn load_truth(path: &Path) -> Result<Truth> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+    let text = std::fs::read_to_string(path).map_err(|cause| Error::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     })?;
     let truth: Truth = toml::from_str(&text).map_err(|e| Error::Config {
         path: path.to_path_buf(),
@@ -376,9 +376,9 @@ pub fn load_bundle(dir: &Path) -> Result<(String, Vec<Alert>)> {
         message: "field source: missing (not a replay bundle)".into(),
     })?;
     let path: PathBuf = dir.join("alerts.jsonl");
-    let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+    let text = std::fs::read_to_string(&path).map_err(|cause| Error::Io {
         path: path.clone(),
-        source,
+        cause,
     })?;
     let mut alerts = Vec::new();
     for (i, line) in text

@@ -234,3 +234,91 @@ fn malformed_calibration_names_file_and_line() {
         "{err}"
     );
 }
+
+#[test]
+fn detect_takes_several_inputs_and_writes_the_annotated_type_its_name_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = common::root().join("tests/data/none.png");
+    // Two inputs: one JSON line each, naming its source.
+    let (ok, out, err) = run(bin().arg("detect").arg(&img).arg(&img));
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with('{')).collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines.iter().all(|l| l.contains("none.png")), "{out}");
+    // --annotated x.png writes PNG, x.jpg JPEG; another type is refused before any work.
+    for (name, magic) in [("a.png", &b"\x89PNG"[..]), ("a.jpg", &b"\xff\xd8\xff"[..])] {
+        let path = dir.path().join(name);
+        let (ok, _, err) = run(bin().arg("detect").arg(&img).arg("--annotated").arg(&path));
+        assert!(ok, "{err}");
+        assert!(std::fs::read(&path).unwrap().starts_with(magic), "{name}");
+    }
+    let gif = dir.path().join("a.gif");
+    let (ok, _, err) = run(bin().arg("detect").arg(&img).arg("--annotated").arg(&gif));
+    assert!(
+        !ok && err.contains("a.gif") && err.contains(".png"),
+        "{err}"
+    );
+    assert!(!gif.exists());
+    let (ok, _, err) = run(bin()
+        .arg("detect")
+        .arg(&img)
+        .arg(&img)
+        .arg("--annotated")
+        .arg(dir.path().join("b.png")));
+    assert!(!ok && err.contains("one input"), "{err}");
+}
+
+#[test]
+fn a_start_time_that_is_not_rfc3339_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in [
+        "2026-11-2€T18:00:00+08:00",
+        "2026-02-31T10:00:00+08:00",
+        "2026-11-27T99:00:00+08:00",
+    ] {
+        let (ok, _, err) = run(bin()
+            .arg("replay")
+            .arg(common::sample("vtest.avi"))
+            .arg("--calibration")
+            .arg(common::root().join("tests/data/vtest-quick.toml"))
+            .arg("--out")
+            .arg(dir.path().join("out"))
+            .args(["--start-time", bad]));
+        assert!(
+            !ok && err.contains("--start-time") && err.contains(bad),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_file_is_named_once_with_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing");
+    let cal = common::root().join("tests/data/vtest-quick.toml");
+    let runs: [Vec<std::ffi::OsString>; 4] = [
+        vec![
+            "score".into(),
+            "--truth".into(),
+            missing.join("t.toml").into(),
+            dir.path().into(),
+        ],
+        vec![
+            "replay".into(),
+            missing.join("v.avi").into(),
+            "--calibration".into(),
+            cal.into(),
+            "--out".into(),
+            dir.path().join("out").into(),
+        ],
+        vec!["verify".into(), missing.clone().into()],
+        vec!["detect".into(), missing.join("i.png").into()],
+    ];
+    for args in runs {
+        let (ok, _, err) = run(bin().args(&args));
+        let lower = err.to_lowercase();
+        assert!(!ok, "{err}");
+        assert_eq!(err.matches(&*missing.to_string_lossy()).count(), 1, "{err}");
+        assert_eq!(lower.matches("no such file").count(), 1, "{err}");
+    }
+}

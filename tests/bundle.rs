@@ -329,7 +329,7 @@ fn ctrl_c_leaves_a_bundle_that_verify_reports_incomplete() {
     assert!(!status.success(), "an interrupted replay must not exit 0");
     assert!(err.contains("interrupted"), "{err}");
     let (code, text) = verify(&out);
-    assert_eq!(code, 2, "{text}");
+    assert_eq!(code, 3, "{text}");
     assert!(
         text.contains("INCOMPLETE") && text.contains("interrupted"),
         "{text}"
@@ -373,7 +373,7 @@ fn full_disk_stops_with_a_clear_error_and_an_incomplete_bundle() {
         "the error names no file: {err}"
     );
     let (code, text) = verify(&out);
-    assert_eq!(code, 2, "{text}");
+    assert_eq!(code, 3, "{text}");
 }
 
 #[test]
@@ -406,4 +406,14 @@ fn blurred_bundle_withholds_originals_but_keeps_their_hashes() {
             .unwrap();
         assert_eq!(&same_phase.1.sha256, sha, "{name}");
     }
+}
+
+#[test]
+fn verify_exit_codes_do_not_collide_with_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    // Not a bundle: 4 (2 is clap's usage error).
+    let (code, _) = verify(dir.path());
+    assert_eq!(code, 4);
+    let usage = bin().args(["verify", "a", "b"]).output().unwrap();
+    assert_eq!(usage.status.code(), Some(2));
 }

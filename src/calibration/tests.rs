@@ -42,7 +42,10 @@ fn good_file_parses_with_ground_and_schedule() {
     assert_eq!(c.zones.len(), 1);
     let z = &c.zones[0];
     assert_eq!((z.dwell_seconds, z.zone_type), (5.0, ZoneType::NoVending));
-    assert_eq!(c.utc_offset_min, 480);
+    assert_eq!(
+        crate::time::format_rfc3339(0.0, &c.time_zone),
+        "1970-01-01T08:00:00.000+08:00"
+    );
     let g = c.ground.as_ref().unwrap();
     assert!(g.reprojection_rms_m < 1e-3);
     // 80x60 px of a 100x80 px frame that spans 10x8 m: 8 m x 6 m.
@@ -52,6 +55,27 @@ fn good_file_parses_with_ground_and_schedule() {
         c.dispatch.lookup("vending", "mobile_vendor").unwrap().code,
         "0101"
     );
+}
+
+#[test]
+fn time_zone_by_name_or_offset_and_a_bad_one_names_the_field() {
+    let named = GOOD.replace("timezone = \"+08:00\"", "timezone = \"Asia/Shanghai\"");
+    assert_ne!(named, GOOD);
+    let c = Calibration::parse(Path::new("cal.toml"), &named).unwrap();
+    assert_eq!(
+        crate::time::format_rfc3339(0.0, &c.time_zone),
+        "1970-01-01T08:00:00.000+08:00"
+    );
+    for bad in ["Asia/Shanghia", "+25:00", "2026-11-2€"] {
+        let text = GOOD.replace("timezone = \"+08:00\"", &format!("timezone = \"{bad}\""));
+        let e = err_of(&text);
+        assert!(
+            e.starts_with(&format!("cal.toml:{}:", line_of_text(&text, bad)))
+                && e.contains("field timezone")
+                && e.contains(bad),
+            "{e}"
+        );
+    }
 }
 
 #[test]

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::calibration::{Calibration, Zone, ZoneType};
 use crate::detect::Detection;
 use crate::geometry::{BBox, Polygon};
+use crate::time::LocalTime;
 use crate::track::Track;
-use schedule::LocalTime;
 
 pub use lifecycle::{Episodes, LifecycleEvent, Phase};
 

@@ -8,32 +8,9 @@
 
 use serde::Serialize;
 
+use crate::time::LocalTime;
+
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-
-/// A point in local time: weekday (0 = Monday) and minute of the day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LocalTime {
-    pub weekday: u8,
-    pub minute: u32,
-}
-
-impl LocalTime {
-    /// From Unix seconds and a UTC offset in minutes.
-    pub fn from_unix(unix: f64, offset_min: i32) -> LocalTime {
-        let local = unix.floor() as i64 + offset_min as i64 * 60;
-        let days = local.div_euclid(86_400);
-        // 1970-01-01 was a Thursday (weekday 3 with Monday = 0).
-        LocalTime {
-            weekday: (days + 3).rem_euclid(7) as u8,
-            minute: (local.rem_euclid(86_400) / 60) as u32,
-        }
-    }
-
-    /// Minutes since Monday 00:00.
-    fn week_minute(&self) -> u32 {
-        self.weekday as u32 * 1440 + self.minute
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Window {
@@ -183,90 +160,6 @@ impl Schedule {
     }
 }
 
-/// Parses a UTC offset such as `+08:00`, `-05:30` or `Z` into minutes.
-pub fn parse_offset(s: &str) -> Result<i32, String> {
-    if s == "Z" || s == "UTC" {
-        return Ok(0);
-    }
-    let sign = match s.chars().next() {
-        Some('+') => 1,
-        Some('-') => -1,
-        _ => return Err(format!("'{s}' is not a UTC offset like +08:00")),
-    };
-    let m = parse_hm(&s[1..]).map_err(|_| format!("'{s}' is not a UTC offset like +08:00"))?;
-    if m > 14 * 60 {
-        return Err(format!("'{s}' is beyond ±14:00"));
-    }
-    Ok(sign * m as i32)
-}
-
-/// Parses an RFC 3339 time (`2026-11-27T18:00:00+08:00`) into Unix seconds.
-pub fn parse_rfc3339(s: &str) -> Result<f64, String> {
-    let bad = || format!("'{s}' is not an RFC 3339 time like 2026-11-27T18:00:00+08:00");
-    if s.len() < 20 {
-        return Err(bad());
-    }
-    let (date, rest) = s.split_at(10);
-    let mut it = date.split('-');
-    let (y, mo, d): (i64, i64, i64) = (
-        it.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?,
-        it.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?,
-        it.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?,
-    );
-    if !rest.starts_with(['T', 't', ' ']) || !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
-        return Err(bad());
-    }
-    let rest = &rest[1..];
-    let tz_at = rest.find(['Z', '+', '-']).ok_or_else(bad)?;
-    let (clock, tz) = rest.split_at(tz_at);
-    let mut c = clock.split(':');
-    let h: i64 = c.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
-    let mi: i64 = c.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
-    let sec: f64 = c.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
-    let off = parse_offset(tz).map_err(|_| bad())?;
-    // Days from civil (proleptic Gregorian), 1970-01-01 = 0.
-    let yy = if mo <= 2 { y - 1 } else { y };
-    let era = yy.div_euclid(400);
-    let yoe = yy - era * 400;
-    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Ok((days * 86_400 + h * 3600 + mi * 60) as f64 + sec - off as f64 * 60.0)
-}
-
-/// Formats Unix seconds as RFC 3339 local time with the given UTC offset (millisecond precision).
-pub fn format_rfc3339(unix: f64, offset_min: i32) -> String {
-    let ms_total = (unix * 1000.0).round() as i64 + offset_min as i64 * 60_000;
-    let (days, ms) = (
-        ms_total.div_euclid(86_400_000),
-        ms_total.rem_euclid(86_400_000),
-    );
-    // Civil from days (proleptic Gregorian).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    let (sign, off) = if offset_min < 0 {
-        ('-', -offset_min)
-    } else {
-        ('+', offset_min)
-    };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}{sign}{:02}:{:02}",
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1000 % 60,
-        ms % 1000,
-        off / 60,
-        off % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,22 +210,5 @@ mod tests {
             .unwrap_err()
             .contains("funday"));
         assert!(Window::parse("mon 08:00").is_err());
-    }
-
-    #[test]
-    fn local_time_and_rfc3339() {
-        // 2026-11-27 is a Friday; 18:30 in Beijing.
-        let unix = parse_rfc3339("2026-11-27T18:30:00+08:00").unwrap();
-        assert_eq!(unix, parse_rfc3339("2026-11-27T10:30:00Z").unwrap());
-        let lt = LocalTime::from_unix(unix, 480);
-        assert_eq!((lt.weekday, lt.minute), (4, 18 * 60 + 30));
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z").unwrap(), 0.0);
-        assert!(parse_rfc3339("yesterday").is_err());
-        assert_eq!(parse_offset("-05:30").unwrap(), -330);
-        assert_eq!(
-            format_rfc3339(unix + 0.25, 480),
-            "2026-11-27T18:30:00.250+08:00"
-        );
-        assert_eq!(format_rfc3339(0.0, -330), "1969-12-31T18:30:00.000-05:30");
     }
 }

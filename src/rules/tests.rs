@@ -116,9 +116,9 @@ fn approved_market_hours_are_exempt() {
         ])
     };
     // 2026-11-27 19:00 Beijing time: inside the approved hours.
-    let evening = crate::rules::schedule::parse_rfc3339("2026-11-27T19:00:00+08:00").unwrap();
+    let evening = crate::time::parse_rfc3339("2026-11-27T19:00:00+08:00").unwrap();
     assert!(run(&cal, 60.0, Some(evening), stall).is_empty());
-    let morning = crate::rules::schedule::parse_rfc3339("2026-11-27T09:00:00+08:00").unwrap();
+    let morning = crate::time::parse_rfc3339("2026-11-27T09:00:00+08:00").unwrap();
     assert_eq!(
         summary(&run(&cal, 60.0, Some(morning), stall))[0],
         "start vending/mobile_vendor"

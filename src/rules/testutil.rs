@@ -1,11 +1,11 @@
 //! Scripted scenes for rule tests: detections per time step go through the real tracker, the
 //! rules and the episode lifecycle. No model, no video.
 
-use super::schedule::LocalTime;
 use super::{observe, Episodes, LifecycleEvent, Scene, SmokeMeasure, StaticRegions};
 use crate::calibration::Calibration;
 use crate::detect::Detection;
 use crate::geometry::BBox;
+use crate::time::LocalTime;
 use crate::track::{Tracker, TrackerConfig};
 
 /// 1000x800 frame seen top-down: 100 px = 1 m.
@@ -104,7 +104,7 @@ pub fn run(
         tracker.update(t, &step.dets, cal.ground.as_ref().map(|g| &g.homography));
         let scene = Scene {
             t,
-            local: start_unix.map(|s| LocalTime::from_unix(s + t, cal.utc_offset_min)),
+            local: start_unix.map(|s| LocalTime::from_unix(s + t, &cal.time_zone)),
             tracks: tracker.tracks(),
             static_regions: &step.statics,
             smoke: &step.smoke,

@@ -20,7 +20,7 @@ use crate::detect::Detector;
 use crate::error::{Error, Result};
 use crate::outbox::Outbox;
 use crate::pipeline::{AlertMaker, Analytics, TRACK_LOW_SCORE};
-use crate::rules::schedule::LocalTime;
+use crate::time::LocalTime;
 use capture::{now_unix, Slot};
 use metrics::Metrics;
 
@@ -113,7 +113,7 @@ pub fn run(
     // The inference worker (this thread) hands each detected frame to the analytics worker
     // (tracker, cues, rules, snapshots, outbox), so that inference never waits for them.
     let model_threshold = det.threshold;
-    det.threshold = TRACK_LOW_SCORE.min(model_threshold);
+    det.threshold = Some(TRACK_LOW_SCORE.min(model_threshold.unwrap_or(f32::INFINITY)));
     let started_unix = now_unix();
     let mut worker = AnalyticsWorker {
         analytics: cfg
@@ -292,7 +292,7 @@ impl AnalyticsWorker {
         let cam = &self.cfg.cameras[i];
         let cal = &cam.calibration;
         let t = frame.unix - self.started_unix;
-        let local = Some(LocalTime::from_unix(frame.unix, cal.utc_offset_min));
+        let local = Some(LocalTime::from_unix(frame.unix, &cal.time_zone));
         let events = self.analytics[i].step(cal, t, local, &frame.image, &job.dets, &[])?;
         for ev in events {
             let mut alert = self.makers[i].make(&ev, cal, 0);

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, Notify};
 use super::capture::{now_unix, StatusEvent};
 use crate::config::ServiceConfig;
 use crate::outbox::Outbox;
-use crate::rules::schedule::format_rfc3339;
+use crate::time::{format_rfc3339, TimeZone};
 
 pub enum Message {
     Status(StatusEvent),
@@ -51,7 +51,7 @@ pub fn alerts_topic(site: &str, camera: &str) -> String {
 }
 
 fn status_payload(state: &str, reason: &str, unix: f64) -> String {
-    serde_json::json!({"state": state, "reason": reason, "at": format_rfc3339(unix, 0)}).to_string()
+    serde_json::json!({"state": state, "reason": reason, "at": format_rfc3339(unix, &TimeZone::UTC)}).to_string()
 }
 
 pub fn options(cfg: &ServiceConfig, client_id: &str) -> MqttOptions {
@@ -241,7 +241,7 @@ fn publish_status(
         "view": view,
         "view_detail": detail,
         "rules": if suspended { "suspended" } else { "active" },
-        "at": format_rfc3339(s.unix, 0),
+        "at": format_rfc3339(s.unix, &TimeZone::UTC),
     })
     .to_string();
     if client
