@@ -42,6 +42,7 @@ import tomllib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from labelset import frame_file, iou  # noqa: E402  (one IoU for labelling and scoring)
 
 THRESHOLDS = [round(0.05 * k, 2) for k in range(1, 17)]
 ROWS = {
@@ -52,14 +53,6 @@ ROWS = {
     "two-wheeler": ({"bicycle", "motorcycle"}, {"bicycle", "motorcycle"}),
     "car": ({"car"}, {"car", "bus", "truck"}),
 }
-
-
-def iou(a, b):
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / u if u > 0 else 0.0
 
 
 def load_labels(path):
@@ -195,7 +188,6 @@ def report(frames, models, out):
 
 
 def collect(args):
-    from labelset import frame_file
     frames = load_labels(args.labels)
     binary = args.binary
     images = []

@@ -251,26 +251,12 @@ fn change_beyond(
             }
         }
     }
-    let grow = |k: i32| -> Result<Mat> {
-        let kernel = imgproc::get_structuring_element(
-            imgproc::MORPH_ELLIPSE,
-            Size::new(k, k),
-            CvPoint::new(-1, -1),
-        )?;
-        let mut out = Mat::default();
-        imgproc::dilate(
-            &inner,
-            &mut out,
-            &kernel,
-            CvPoint::new(-1, -1),
-            1,
-            core::BORDER_CONSTANT,
-            imgproc::morphology_default_border_value()?,
-        )?;
-        Ok(out)
-    };
     let mut band = Mat::default();
-    core::bitwise_xor_def(&grow(9)?, &grow(3)?, &mut band)?;
+    core::bitwise_xor_def(
+        &morph(&inner, imgproc::MORPH_DILATE, 9)?,
+        &morph(&inner, imgproc::MORPH_DILATE, 3)?,
+        &mut band,
+    )?;
     // Only the band inside the zone (where the candidate was cut by the zone's edge, the object
     // may go on past it) and where nothing moves.
     let mut in_zone = Mat::default();
