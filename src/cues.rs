@@ -1063,7 +1063,7 @@ mod tests {
         });
         assert!(beyond(&ghost, &bg, &idle) > BEYOND_MAX);
         // A passer-by right beside the box does not count against it.
-        let passer = |x: i32, y: i32| (38..46).contains(&x);
+        let passer = |x: i32, _y: i32| (38..46).contains(&x);
         let with_passer = image(|x, y| {
             if inside(x, y) {
                 40.0
