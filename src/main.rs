@@ -649,15 +649,15 @@ fn subscribe(
 fn check(path: &std::path::Path) -> Result<()> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if text.contains("[[cameras]]") {
-        // One thread per camera plus inference, analytics and I/O: glibc would give each its own
-        // malloc arena (up to 8 per core), and the fragmentation costs RSS on a box with little
-        // memory. Two arenas: 303 → 280 MB peak with four cameras (benches/live_load.rs).
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        // SAFETY: mallopt only sets an allocator parameter; it runs before any thread is started.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 2);
-        }
+    // A service configuration has `cameras`; anything else is a calibration. A file that is not
+    // TOML at all is reported by the calibration parser (with the line), unless it names cameras.
+    let is_service = match toml::from_str::<toml::Table>(&text) {
+        Ok(table) => table.contains_key("cameras"),
+        Err(_) => text.lines().any(|l| {
+            l.trim_start().starts_with("[[cameras]]") || l.trim_start().starts_with("cameras")
+        }),
+    };
+    if is_service {
         let cfg = streetwatch::config::ServiceConfig::load(path)?;
         println!(
             "{}: ok: site {}, {} cameras, broker {}:{}",

@@ -73,3 +73,29 @@ fn frame_of_another_size_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn check_tells_a_calibration_from_a_service_config_by_its_keys_not_its_text() {
+    let dir = tempfile::tempdir().unwrap();
+    // A calibration whose comment mentions [[cameras]] is still a calibration.
+    let text = std::fs::read_to_string(common::root().join("calibration/vtest.toml"))
+        .unwrap()
+        .replace(
+            "\"../samples/vtest.avi\"",
+            &format!("{:?}", common::sample("vtest.avi")),
+        );
+    let cal = dir.path().join("cal.toml");
+    std::fs::write(&cal, format!("# not a [[cameras]] table\n{text}")).unwrap();
+    let (ok, out, err) = common::run(common::bin().arg("check").arg(&cal));
+    assert!(
+        ok && out.contains("ok: camera vtest-crossing"),
+        "{out}{err}"
+    );
+    // A service configuration is checked as one.
+    let (ok, out, err) = common::run(
+        common::bin()
+            .arg("check")
+            .arg(common::root().join("config/example.toml")),
+    );
+    assert!(ok && out.contains("cameras, broker"), "{out}{err}");
+}
