@@ -743,6 +743,17 @@ impl Cues {
                     );
                     continue;
                 }
+                tracing::trace!(
+                    t,
+                    zone = z.zone,
+                    x = r.x,
+                    y = r.y,
+                    e_now,
+                    e_back,
+                    haze,
+                    beyond,
+                    "static candidate"
+                );
                 seen.push((z.zone, r, mask));
             }
         }
