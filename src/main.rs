@@ -155,7 +155,10 @@ enum Command {
     Replay(ReplayArgs),
     /// Check an evidence bundle: recompute every hash. Exit 0 intact, 1 altered, 3 incomplete,
     /// 4 not a readable bundle (2 is a usage error, as for every command).
-    Verify { bundle: PathBuf },
+    Verify {
+        /// A bundle folder written by `replay` (its manifest.json and the files it lists).
+        bundle: PathBuf,
+    },
     /// Run the live service: cameras → detection → rules → alerts over MQTT.
     Run {
         /// Service configuration (TOML): cameras, MQTT broker, storage, metrics address.
@@ -196,9 +199,14 @@ enum Command {
         timeout: f64,
     },
     /// Validate a calibration file or a service configuration.
-    Check { calibration: PathBuf },
+    Check {
+        /// A camera calibration (zones, ground, schedules) or a service configuration (one with
+        /// `[[cameras]]`).
+        calibration: PathBuf,
+    },
     /// Draw a calibration (zones, names, a metre grid from the homography) on a real frame.
     Calibrate {
+        /// The camera calibration to draw.
         calibration: PathBuf,
         /// Image or video to draw on.
         #[arg(long)]
