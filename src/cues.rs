@@ -220,10 +220,9 @@ fn patch(img: &Mat, rect: Rect) -> Result<Vec<f32>> {
 
 /// How far a region's change against the background carries on past its edge: the mean
 /// |frame - background| in a band 1-4 work pixels outside the region (inside the zone, where
-/// nothing moves) over
-/// the mean inside it. An object's change stops at its outline (near 0); light and haze fade
-/// out over many pixels, and the ghost of someone who stood there is larger than what it
-/// reveals (near 1 or above).
+/// nothing moves) over the mean inside it. An object's change stops at its outline (near 0);
+/// light and haze fade out over many pixels, and the ghost of someone who stood there is larger
+/// than what it reveals (near 1 or above).
 fn change_beyond(
     gray: &Mat,
     bg_gray: &Mat,
