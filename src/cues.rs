@@ -699,9 +699,9 @@ impl Cues {
                     .collect();
                 // A ghost (something that was in the background model and left) has its outline
                 // in the background, not in the frame; an object set down has its outline in the
-                // frame. Only the outline inside the zone counts: where the zone's edge cuts a candidate,
-                // that part of its contour is the zone's. The inside does not tell: a smooth tarp
-                // on textured paving has fewer edges there.
+                // frame. Only the outline inside the zone counts: where the zone's edge cuts a
+                // candidate, that part of its contour is the zone's. The inside does not tell: a
+                // smooth tarp on textured paving has fewer edges there.
                 if derived.is_none() {
                     *derived = Some(Derived::of(&mut self.long, &self.gray)?);
                 }

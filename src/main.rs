@@ -288,33 +288,47 @@ fn load_detector(args: &ModelArgs) -> Result<Detector> {
     Ok(det)
 }
 
-/// `--annotated` writes PNG for a `.png` name and JPEG for `.jpg`/`.jpeg`.
-fn is_png(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("png"))
-}
-
-fn check_annotated(path: &Path) -> Result<()> {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some(e)
-            if ["png", "jpg", "jpeg"]
-                .iter()
-                .any(|k| e.eq_ignore_ascii_case(k)) =>
-        {
-            Ok(())
-        }
-        _ => anyhow::bail!(
+/// `--annotated` writes PNG for a `.png` name and JPEG for `.jpg`/`.jpeg`; `Ok(true)` for PNG.
+fn annotated_is_png(path: &Path) -> Result<bool> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if ext.eq_ignore_ascii_case("png") {
+        Ok(true)
+    } else if ext.eq_ignore_ascii_case("jpg") || ext.eq_ignore_ascii_case("jpeg") {
+        Ok(false)
+    } else {
+        anyhow::bail!(
             "--annotated {}: name a .jpg, .jpeg or .png file",
             path.display()
-        ),
+        )
     }
+}
+
+/// `detect` over every input with one model load.
+fn detect_all(
+    inputs: Vec<PathBuf>,
+    model: &ModelArgs,
+    annotated: Option<&Path>,
+    every: u64,
+    max_frames: u64,
+) -> Result<()> {
+    let annotated = match annotated {
+        Some(_) if inputs.len() > 1 => {
+            anyhow::bail!("--annotated takes one input ({} given)", inputs.len())
+        }
+        Some(path) => Some((path, annotated_is_png(path)?)),
+        None => None,
+    };
+    let mut det = load_detector(model)?;
+    for input in inputs {
+        detect(&mut det, input, annotated, every, max_frames)?;
+    }
+    Ok(())
 }
 
 fn detect(
     det: &mut Detector,
     input: PathBuf,
-    annotated: Option<&Path>,
+    annotated: Option<(&Path, bool)>,
     every: u64,
     max_frames: u64,
 ) -> Result<()> {
@@ -335,10 +349,10 @@ fn detect(
                 }
             });
             writeln!(out, "{line}")?;
-            if let Some(path) = annotated {
+            if let Some((path, png)) = annotated {
                 let mut copy = img.clone();
                 annotate::draw_detections(&mut copy, &dets)?;
-                if is_png(path) {
+                if png {
                     annotate::write_png(path, &copy)?;
                 } else {
                     annotate::write_jpeg(path, &copy)?;
@@ -791,22 +805,7 @@ fn main() -> ExitCode {
             annotated,
             every,
             max_frames,
-        } => {
-            if let Some(Err(e)) = annotated.as_deref().map(check_annotated) {
-                Err(e)
-            } else if annotated.is_some() && inputs.len() > 1 {
-                Err(anyhow::anyhow!(
-                    "--annotated takes one input ({} given)",
-                    inputs.len()
-                ))
-            } else {
-                load_detector(&model).and_then(|mut det| {
-                    inputs.into_iter().try_for_each(|input| {
-                        detect(&mut det, input, annotated.as_deref(), every, max_frames)
-                    })
-                })
-            }
-        }
+        } => detect_all(inputs, &model, annotated.as_deref(), every, max_frames),
         Command::Replay(args) => replay(args),
         Command::Verify { bundle } => {
             return verify(&bundle).unwrap_or_else(|e| {

@@ -141,6 +141,15 @@ impl ReplaySummary {
 /// uses detections between this and the model's own threshold).
 pub const TRACK_LOW_SCORE: f32 = 0.2;
 
+/// Lowers the detector's threshold to what the tracker's low-score stage needs (detections below
+/// the model's own thresholds; lower still if one was given for every class) and returns the
+/// threshold it had, to put back.
+pub fn detect_for_tracking(det: &mut Detector) -> Option<f32> {
+    let before = det.threshold;
+    det.threshold = Some(TRACK_LOW_SCORE.min(before.unwrap_or(f32::INFINITY)));
+    before
+}
+
 /// Tracker settings for a detector: its thresholds are the high scores (per class where the
 /// manifest gives one: NanoDet scores two-wheelers low, so at its 0.45 a far parked bike rarely
 /// started a track); detectors confuse bicycles and motorcycles, so those associate with each
@@ -594,9 +603,7 @@ fn replay_frames(
         ProgressStyle::with_template("{bar:30} {pos}/{len} frames  {per_sec}  ETA {eta}  {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    // The tracker's low-score stage needs detections below the model's own threshold.
-    let model_threshold = det.threshold;
-    det.threshold = Some(TRACK_LOW_SCORE.min(model_threshold.unwrap_or(f32::INFINITY)));
+    let model_threshold = detect_for_tracking(det);
     let mut analytics = Analytics::new(cal, det)?;
     let mut maker = AlertMaker::new(
         cal,

@@ -19,7 +19,7 @@ use crate::config::ServiceConfig;
 use crate::detect::Detector;
 use crate::error::{Error, Result};
 use crate::outbox::Outbox;
-use crate::pipeline::{AlertMaker, Analytics, TRACK_LOW_SCORE};
+use crate::pipeline::{detect_for_tracking, AlertMaker, Analytics};
 use crate::time::LocalTime;
 use capture::{now_unix, Slot};
 use metrics::Metrics;
@@ -112,8 +112,7 @@ pub fn run(
 
     // The inference worker (this thread) hands each detected frame to the analytics worker
     // (tracker, cues, rules, snapshots, outbox), so that inference never waits for them.
-    let model_threshold = det.threshold;
-    det.threshold = Some(TRACK_LOW_SCORE.min(model_threshold.unwrap_or(f32::INFINITY)));
+    detect_for_tracking(&mut det);
     let started_unix = now_unix();
     let mut worker = AnalyticsWorker {
         analytics: cfg
