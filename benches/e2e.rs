@@ -68,7 +68,7 @@ fn main() {
         det.infer().unwrap();
         raw.push(t.elapsed().as_secs_f64() * 1000.0);
     }
-    let (raw_med, raw_p95) = streetwatch::pipeline::median_p95(&raw);
+    let (raw_med, raw_p95) = streetwatch::stats::median_p95(&raw);
     let model_path = det.model.path.clone();
     drop(det);
 

@@ -13,8 +13,8 @@ use std::time::Instant;
 
 use streetwatch::detect::{Agreement, Detector};
 use streetwatch::model::{Manifest, RuntimeOptions};
-use streetwatch::pipeline::median_p95;
 use streetwatch::source::VideoFile;
+use streetwatch::stats::median_p95;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

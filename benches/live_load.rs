@@ -22,7 +22,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use services::{Broker, Proc, Rtsp};
-use streetwatch::pipeline::proc_status_mb;
+use streetwatch::stats::proc_status_mb;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use streetwatch::calibration::{Calibration, ZoneType};
+use streetwatch::calibration::Calibration;
 use streetwatch::score::{self, ClipScore, Summary, Truth, TruthClip};
 
 fn root() -> PathBuf {
@@ -142,12 +142,7 @@ fn check(run: &Run, clips: &[&TruthClip]) -> Vec<String> {
             let Some(zone) = cal.zones.iter().find(|z| z.name == m.episode.zone) else {
                 continue;
             };
-            let onset = match zone.zone_type {
-                ZoneType::NoParking | ZoneType::BikeParking | ZoneType::Walkway => {
-                    zone.parked_seconds
-                }
-                _ => 0.0,
-            };
+            let onset = zone.parked().map_or(0.0, |p| p.parked_seconds);
             let late = m.start_delay_s - onset;
             if late > zone.confirm_seconds + 5.0 + 1e-6 {
                 bad.push(format!(

@@ -145,7 +145,7 @@ fn cues_and_rules(c: &mut Criterion) {
     assert!(
         rules::observe(&cal, &scene)
             .iter()
-            .any(|o| o.subtype == "person_occupation"),
+            .any(|o| o.subtype == streetwatch::rules::Subtype::PersonOccupation),
         "the standing people make an occupation observation"
     );
     c.bench_function(

@@ -5,9 +5,11 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::calibration::dispatch::DispatchCode;
+use crate::calibration::ZoneType;
 use crate::geometry::BBox;
-use crate::rules::dispatch::DispatchCode;
 use crate::rules::{Measures, Phase, TrackRef};
+use crate::violation::{Subtype, ViolationType};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct ModelIdentity {
@@ -29,12 +31,11 @@ pub struct Alert {
     /// Id shared by the start, updates and end of one episode (UUIDv7 of its start).
     pub episode_id: String,
     pub phase: Phase,
-    /// `vending`, `parking` or `smoke`.
+    /// The violation.
     #[serde(rename = "type")]
-    pub event_type: String,
-    /// e.g. `mobile_vendor`, `out_of_store`, `piled_goods`, `person_occupation`,
-    /// `no_parking_zone`, `over_capacity`, `disorder`, `walkway_blocked`, `barbecue`.
-    pub subtype: String,
+    pub event_type: ViolationType,
+    /// Its kind (each kind belongs to one type).
+    pub subtype: Subtype,
     /// The dispatch center's code for this violation (from the calibration's event-code table).
     pub dispatch: Option<DispatchCode>,
     pub camera_id: String,
@@ -44,7 +45,7 @@ pub struct Alert {
     /// [latitude, longitude] of the camera.
     pub gps: Option<[f64; 2]>,
     pub zone: String,
-    pub zone_type: String,
+    pub zone_type: ZoneType,
     /// Media time (seconds from the start of the footage) the condition was first seen.
     pub first_seen_media_s: f64,
     /// Media time the episode was confirmed (its start).

@@ -5,7 +5,7 @@ use opencv::imgproc;
 use opencv::prelude::*;
 
 use crate::calibration::Zone;
-use crate::detect::Detection;
+use crate::detection::Detection;
 use crate::error::Result;
 use crate::geometry::BBox;
 use crate::track::Track;

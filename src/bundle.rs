@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::digest::sha256_file;
 use crate::error::{Error, Result};
-use crate::model::sha256_file;
 
 pub const MANIFEST: &str = "manifest.json";
 /// The manifest's own sha256, so that an altered manifest is detected too.
@@ -121,7 +121,7 @@ impl Manifest {
             + "\n";
         let line = format!(
             "{}  {MANIFEST}\n",
-            crate::model::sha256_bytes(text.as_bytes())
+            crate::digest::sha256_bytes(text.as_bytes())
         );
         let tmp = bundle.join(".manifest.json.tmp");
         let sha_tmp = bundle.join(".manifest.json.sha256.tmp");

@@ -1,6 +1,11 @@
 //! Per-camera calibration files (`calibration/*.toml`): identity and dispatch metadata, frame
 //! size, the ground-plane homography, and zones with their rule parameters and schedules.
-//! Every validation error names the file, the line and the field.
+//! Every validation error names the file, the line and the field. With `schedule` (when zones
+//! are enforced) and `dispatch` (the bureau's case codes) this is the configuration layer the
+//! rules read; it imports nothing above it.
+
+pub mod dispatch;
+pub mod schedule;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -8,13 +13,14 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use crate::detection::{CocoClass, TWO_WHEELERS};
 use crate::error::{line_of, toml_error, Error, Result};
 use crate::geometry::{Homography, Point, Polygon};
-use crate::rules::dispatch::DispatchTable;
-use crate::rules::schedule::{Schedule, Window};
 use crate::time::{self, TimeZone};
+use dispatch::DispatchTable;
+use schedule::{Schedule, Window};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ZoneType {
     /// Pavement or road where stalls are not allowed.
@@ -122,39 +128,115 @@ struct RawCalibration {
     zones: Vec<RawZone>,
 }
 
-/// A validated zone with the parameters of its rules.
+/// A validated zone: where, which classes, the timings every rule has, and the rules of its
+/// type with that type's own parameters.
 #[derive(Debug, Clone)]
 pub struct Zone {
     pub name: String,
-    pub zone_type: ZoneType,
     pub polygon: Polygon,
     /// The zone on the ground (metres), when the camera has a homography.
     pub ground: Option<Polygon>,
-    /// Classes whose staying is watched (vending: people).
+    /// Classes whose staying is watched (vending: people; parking: two-wheelers).
     pub classes: Vec<String>,
-    /// Objects that indicate a stall or goods (vending zones).
-    pub stall_classes: Vec<String>,
-    /// Seconds an object must stay (stationary) before it counts.
-    pub dwell_seconds: f64,
     /// Seconds the violation must hold before an alert starts.
     pub confirm_seconds: f64,
     /// Seconds the violation must be absent before its episode ends.
     pub clear_seconds: f64,
     /// Seconds after an episode ends during which the same zone and violation do not start a new one.
     pub cooldown_seconds: f64,
-    /// Seconds a two-wheeler must be stationary to count as parked.
+    pub schedule: Schedule,
+    pub rules: ZoneRules,
+    /// Line of the zone's `classes`/`stall_classes` fields, for errors found later.
+    pub classes_line: usize,
+}
+
+/// A zone's type with the parameters only that type has.
+#[derive(Debug, Clone)]
+pub enum ZoneRules {
+    /// Pavement or road where stalls are not allowed.
+    NoVending(Vending),
+    /// The strip in front of shops (out-of-store business).
+    Storefront(Vending),
+    /// Two-wheelers not allowed.
+    NoParking(Parked),
+    /// A marked parking area.
+    BikeParking(BikeParking),
+    /// A path whose clear width must stay above a minimum.
+    Walkway(Walkway),
+    /// Where outdoor barbecue smoke is watched for.
+    SmokeWatch,
+}
+
+/// Vending zones' parameters.
+#[derive(Debug, Clone)]
+pub struct Vending {
+    /// Seconds a person must stay (stationary) before they count.
+    pub dwell_seconds: f64,
+    /// Objects that indicate a stall or goods.
+    pub stall_classes: Vec<String>,
+    /// Use the static-foreground cue (goods no detector class shows).
+    pub static_foreground: bool,
+}
+
+/// Seconds a two-wheeler must be stationary to count as parked (every parking zone).
+#[derive(Debug, Clone)]
+pub struct Parked {
     pub parked_seconds: f64,
+}
+
+/// A marked parking area's limits (at least one is given).
+#[derive(Debug, Clone)]
+pub struct BikeParking {
+    pub parked: Parked,
     pub capacity: Option<u32>,
+    /// Marked bays: a bike parked outside all of them is out of order.
     pub stalls: Vec<Polygon>,
     /// Maximum spread (standard deviation) of parked bikes' box aspect ratios (w/h) before the
     /// area counts as disordered.
     pub max_orientation_spread: Option<f64>,
-    pub min_clear_width_m: Option<f64>,
-    /// Use the static-foreground cue (vending zones).
-    pub static_foreground: bool,
-    pub schedule: Schedule,
-    /// Line of the zone's `classes`/`stall_classes` fields, for errors found later.
-    pub classes_line: usize,
+}
+
+/// A walkway's minimum clear width.
+#[derive(Debug, Clone)]
+pub struct Walkway {
+    pub parked: Parked,
+    pub min_clear_width_m: f64,
+}
+
+impl Zone {
+    pub fn zone_type(&self) -> ZoneType {
+        match &self.rules {
+            ZoneRules::NoVending(_) => ZoneType::NoVending,
+            ZoneRules::Storefront(_) => ZoneType::Storefront,
+            ZoneRules::NoParking(_) => ZoneType::NoParking,
+            ZoneRules::BikeParking(_) => ZoneType::BikeParking,
+            ZoneRules::Walkway(_) => ZoneType::Walkway,
+            ZoneRules::SmokeWatch => ZoneType::SmokeWatch,
+        }
+    }
+
+    /// A vending zone's parameters.
+    pub fn vending(&self) -> Option<&Vending> {
+        match &self.rules {
+            ZoneRules::NoVending(v) | ZoneRules::Storefront(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// A parking zone's parked time.
+    pub fn parked(&self) -> Option<&Parked> {
+        match &self.rules {
+            ZoneRules::NoParking(p) => Some(p),
+            ZoneRules::BikeParking(b) => Some(&b.parked),
+            ZoneRules::Walkway(w) => Some(&w.parked),
+            _ => None,
+        }
+    }
+
+    /// Whether the zone uses the static-foreground cue.
+    pub fn static_foreground(&self) -> bool {
+        self.vending().is_some_and(|v| v.static_foreground)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -537,32 +619,64 @@ impl Calibration {
                     .unwrap_or(z.name.span().start),
             );
             let default_classes: Vec<String> = match zt {
-                ZoneType::NoVending | ZoneType::Storefront => vec!["person".into()],
+                ZoneType::NoVending | ZoneType::Storefront => {
+                    vec![CocoClass::Person.as_str().into()]
+                }
                 ZoneType::NoParking | ZoneType::BikeParking | ZoneType::Walkway => {
-                    vec!["bicycle".into(), "motorcycle".into()]
+                    TWO_WHEELERS.iter().map(|c| c.as_str().into()).collect()
                 }
                 ZoneType::SmokeWatch => vec![],
+            };
+            let dwell_seconds =
+                at.positive(&z.dwell_seconds, &name, "dwell_seconds", dwell_default)?;
+            let parked = Parked {
+                parked_seconds: at.positive(&z.parked_seconds, &name, "parked_seconds", 30.0)?,
+            };
+            let vending = || Vending {
+                dwell_seconds,
+                stall_classes: z
+                    .stall_classes
+                    .clone()
+                    .map(|c| c.into_inner())
+                    .unwrap_or_else(|| {
+                        DEFAULT_STALL_CLASSES
+                            .iter()
+                            .map(|s| s.to_string())
+                            .collect()
+                    }),
+                static_foreground: z
+                    .static_foreground
+                    .clone()
+                    .map(|s| s.into_inner())
+                    .unwrap_or(true),
+            };
+            let rules = match zt {
+                ZoneType::NoVending => ZoneRules::NoVending(vending()),
+                ZoneType::Storefront => ZoneRules::Storefront(vending()),
+                ZoneType::NoParking => ZoneRules::NoParking(parked),
+                ZoneType::BikeParking => ZoneRules::BikeParking(BikeParking {
+                    parked,
+                    capacity: z.capacity.clone().map(|c| c.into_inner()),
+                    stalls,
+                    max_orientation_spread: z
+                        .max_orientation_spread
+                        .clone()
+                        .map(|c| c.into_inner()),
+                }),
+                ZoneType::Walkway => ZoneRules::Walkway(Walkway {
+                    parked,
+                    // Required for a walkway (checked above).
+                    min_clear_width_m: min_clear_width_m.unwrap_or_default(),
+                }),
+                ZoneType::SmokeWatch => ZoneRules::SmokeWatch,
             };
             zones.push(Zone {
                 ground: ground
                     .as_ref()
                     .and_then(|g| g.homography.apply_polygon(&polygon)),
                 name: name.clone(),
-                zone_type: zt,
                 polygon,
                 classes: z.classes.map(|c| c.into_inner()).unwrap_or(default_classes),
-                stall_classes: z.stall_classes.map(|c| c.into_inner()).unwrap_or_else(|| {
-                    DEFAULT_STALL_CLASSES
-                        .iter()
-                        .map(|s| s.to_string())
-                        .collect()
-                }),
-                dwell_seconds: at.positive(
-                    &z.dwell_seconds,
-                    &name,
-                    "dwell_seconds",
-                    dwell_default,
-                )?,
                 confirm_seconds: at.positive(
                     &z.confirm_seconds,
                     &name,
@@ -576,19 +690,14 @@ impl Calibration {
                     "cooldown_seconds",
                     60.0,
                 )?,
-                parked_seconds: at.positive(&z.parked_seconds, &name, "parked_seconds", 30.0)?,
-                capacity: z.capacity.map(|c| c.into_inner()),
-                stalls,
-                max_orientation_spread: z.max_orientation_spread.map(|c| c.into_inner()),
-                min_clear_width_m,
-                static_foreground: z.static_foreground.map(|s| s.into_inner()).unwrap_or(true),
                 schedule,
+                rules,
                 classes_line,
             });
         }
         Ok(Calibration {
             path: path.to_path_buf(),
-            sha256: crate::model::sha256_bytes(text.as_bytes()),
+            sha256: crate::digest::sha256_bytes(text.as_bytes()),
             camera_id: raw.camera_id.into_inner(),
             site: raw.site,
             description: raw.description,
@@ -607,8 +716,8 @@ impl Calibration {
     /// Checks that every class a zone names exists in the model's class list.
     pub fn check_classes(&self, classes: &[String]) -> Result<()> {
         for z in &self.zones {
-            for c in z.classes.iter().chain(if z.zone_type.is_vending() {
-                z.stall_classes.iter()
+            for c in z.classes.iter().chain(if let Some(v) = z.vending() {
+                v.stall_classes.iter()
             } else {
                 [].iter()
             }) {

@@ -69,6 +69,10 @@ const HAZE_SHARE: f64 = 0.3;
 /// than this share of its strength inside is light, haze or a ghost, not an object (measured on
 /// the scenario bench: goods 0.10-0.68 when taken; a lamp's glow and ghosts at a sign 1.04-2.5).
 const BEYOND_MAX: f64 = 0.85;
+/// A static candidate whose surroundings are this much smoke-lit (brightened against the
+/// background and whitened or warm) is a still part of a smoke cloud, not goods. On the bench:
+/// every goods candidate 0.01-0.14; smoke haze over the forecourt held as goods 0.33-1.0.
+const SMOKE_AROUND_MAX: f64 = 0.25;
 /// Smallest static candidate, work pixels (about 0.1 % of the frame).
 const MIN_CANDIDATE_PX: f64 = 60.0;
 /// Smoke-like colour: low saturation, not dark (HSV, OpenCV scales 0-255).
@@ -90,9 +94,9 @@ struct ZoneMask {
     zone: usize,
     kind: ZoneType,
     mask: Mat,
-    /// The zone less a 3-pixel strip along its edge: where a candidate's outline is its own
-    /// (a candidate cut by the zone's edge has the zone's edge as part of its contour).
-    interior: Mat,
+    /// The zone and 20 work pixels around it: where the outline of a static region that
+    /// reaches into the zone is looked at.
+    near: Mat,
     pixels: f64,
 }
 
@@ -273,6 +277,81 @@ fn change_beyond(
     Ok(core::mean(&diff, &free_band)?[0] / d_in)
 }
 
+/// Pixels lit as smoke lights the ground: changed against the long-term model and brighter than
+/// the background, and whitened (less saturated) or warm (lit by a fire under it). A shadow is
+/// darker; an object's own colour stops at its outline.
+fn smoke_lit(small: &Mat, bg: &Mat, long_fg: &Mat) -> Result<Mat> {
+    let hsv_of = |img: &Mat| -> Result<Vector<Mat>> {
+        let mut hsv = Mat::default();
+        imgproc::cvt_color_def(img, &mut hsv, imgproc::COLOR_BGR2HSV)?;
+        let mut planes = Vector::<Mat>::new();
+        core::split(&hsv, &mut planes)?;
+        Ok(planes)
+    };
+    let (cur, back) = (hsv_of(small)?, hsv_of(bg)?);
+    let (h, s, v, s_bg, v_bg) = (
+        cur.get(0)?,
+        cur.get(1)?,
+        cur.get(2)?,
+        back.get(1)?,
+        back.get(2)?,
+    );
+    let mut v_bg8 = Mat::default();
+    v_bg.convert_to(&mut v_bg8, -1, 1.0, 8.0)?;
+    let mut brighter = Mat::default();
+    core::compare(&v, &v_bg8, &mut brighter, core::CMP_GT)?;
+    let mut s_lim = Mat::default();
+    s_bg.convert_to(&mut s_lim, -1, 0.85, 2.0)?;
+    let mut whitened = Mat::default();
+    core::compare(&s, &s_lim, &mut whitened, core::CMP_LT)?;
+    let mut warm = Mat::default();
+    core::compare(&h, &Scalar::all(30.0), &mut warm, core::CMP_LE)?;
+    let mut lit = Mat::default();
+    core::bitwise_or_def(&whitened, &warm, &mut lit)?;
+    let mut out = Mat::default();
+    core::bitwise_and_def(&lit, &brighter, &mut out)?;
+    let mut changed = Mat::default();
+    core::bitwise_and_def(&out, long_fg, &mut changed)?;
+    Ok(changed)
+}
+
+/// Share of a band 1-8 work pixels around a region that is smoke-lit (anywhere in the view,
+/// moving or not: drifting smoke moves).
+fn smoke_around(lit: &Mat, rect: Rect, mask: &[bool]) -> Result<f64> {
+    const MARGIN: i32 = 10;
+    let size = lit.size()?;
+    let x0 = (rect.x - MARGIN).max(0);
+    let y0 = (rect.y - MARGIN).max(0);
+    let area = Rect::new(
+        x0,
+        y0,
+        (rect.x + rect.width + MARGIN).min(size.width) - x0,
+        (rect.y + rect.height + MARGIN).min(size.height) - y0,
+    );
+    let mut inner = Mat::new_size_with_default(area.size(), core::CV_8UC1, Scalar::all(0.0))?;
+    for y in 0..rect.height {
+        let row = inner.at_row_mut::<u8>(rect.y - y0 + y)?;
+        for x in 0..rect.width {
+            if mask[(y * rect.width + x) as usize] {
+                row[(rect.x - x0 + x) as usize] = 255;
+            }
+        }
+    }
+    let mut band = Mat::default();
+    core::bitwise_xor_def(
+        &morph(&inner, imgproc::MORPH_DILATE, 17)?,
+        &morph(&inner, imgproc::MORPH_DILATE, 3)?,
+        &mut band,
+    )?;
+    let n = core::count_non_zero(&band)?;
+    if n == 0 {
+        return Ok(0.0);
+    }
+    let mut hit = Mat::default();
+    core::bitwise_and_def(&band, &Mat::roi(lit, area)?, &mut hit)?;
+    Ok(core::count_non_zero(&hit)? as f64 / n as f64)
+}
+
 /// Mean absolute difference between `cur` and `gain * reference` over `mask`.
 fn mean_diff(cur: &[f32], reference: &[f32], mask: &[bool], gain: f32) -> f64 {
     let (mut sum, mut n) = (0.0f64, 0usize);
@@ -287,6 +366,24 @@ fn mean_diff(cur: &[f32], reference: &[f32], mask: &[bool], gain: f32) -> f64 {
     } else {
         sum / n as f64
     }
+}
+
+/// The contour among `whole` (the static regions of the whole view) that holds the candidate
+/// contour `part` (a region clipped to a zone).
+fn region_of(
+    whole: &Vector<Vector<CvPoint>>,
+    part: &Vector<CvPoint>,
+) -> Result<Option<Vector<CvPoint>>> {
+    let Some(p) = part.iter().next() else {
+        return Ok(None);
+    };
+    let p = core::Point2f::new(p.x as f32, p.y as f32);
+    for c in whole.iter() {
+        if imgproc::point_polygon_test(&c, p, false)? >= 0.0 {
+            return Ok(Some(c));
+        }
+    }
+    Ok(None)
 }
 
 /// A band of 5 work pixels along a contour (its outline), as a mask of the whole work frame.
@@ -400,14 +497,11 @@ fn morph(src: &Mat, op: i32, k: i32) -> Result<Mat> {
 impl Cues {
     /// `None` when the calibration has no zone that uses a cue.
     pub fn new(cal: &Calibration) -> Result<Option<Cues>> {
-        let wants_static = cal
-            .zones
-            .iter()
-            .any(|z| z.zone_type.is_vending() && z.static_foreground);
+        let wants_static = cal.zones.iter().any(|z| z.static_foreground());
         let wants_smoke = cal
             .zones
             .iter()
-            .any(|z| z.zone_type == ZoneType::SmokeWatch);
+            .any(|z| z.zone_type() == ZoneType::SmokeWatch);
         if !wants_static && !wants_smoke {
             return Ok(None);
         }
@@ -415,9 +509,7 @@ impl Cues {
         let size = Size::new(WORK_WIDTH, (cal.frame_height as f64 * scale).round() as i32);
         let mut zones = Vec::new();
         for (i, z) in cal.zones.iter().enumerate() {
-            if !(z.zone_type == ZoneType::SmokeWatch
-                || (z.zone_type.is_vending() && z.static_foreground))
-            {
+            if !(z.zone_type() == ZoneType::SmokeWatch || (z.static_foreground())) {
                 continue;
             }
             let mut mask = Mat::new_size_with_default(size, core::CV_8UC1, Scalar::all(0.0))?;
@@ -445,8 +537,8 @@ impl Cues {
             let pixels = core::count_non_zero(&mask)? as f64;
             zones.push(ZoneMask {
                 zone: i,
-                kind: z.zone_type,
-                interior: morph(&mask, imgproc::MORPH_ERODE, 7)?,
+                kind: z.zone_type(),
+                near: morph(&mask, imgproc::MORPH_DILATE, 41)?,
                 mask,
                 pixels: pixels.max(1.0),
             });
@@ -656,6 +748,8 @@ impl Cues {
             5,
         )?;
         let mut seen: Vec<(usize, Rect, Vec<bool>)> = Vec::new();
+        let mut lit: Option<Mat> = None;
+        let mut whole: Option<Vector<Vector<CvPoint>>> = None;
         for z in self.zones.iter().filter(|z| z.kind.is_vending()) {
             let mut inside = Mat::default();
             core::bitwise_and_def(&stat, &z.mask, &mut inside)?;
@@ -699,17 +793,29 @@ impl Cues {
                     .collect();
                 // A ghost (something that was in the background model and left) has its outline
                 // in the background, not in the frame; an object set down has its outline in the
-                // frame. Only the outline inside the zone counts: where the zone's edge cuts a
-                // candidate, that part of its contour is the zone's. The inside does not tell: a
-                // smooth tarp on textured paving has fewer edges there.
+                // frame. The outline is the whole static region's, not the candidate's: where
+                // the zone's edge cuts an object (goods on the zone's kerb line), that part of
+                // the candidate's contour is the zone's, and the object's own goes on outside.
+                // The inside does not tell: a smooth tarp on textured paving has fewer edges.
                 if derived.is_none() {
                     *derived = Some(Derived::of(&mut self.long, &self.gray)?);
                 }
                 let d = derived.as_ref().expect("computed above");
                 // Edge energy relative to brightness, so that a change of light (which scales
                 // both) does not look like an outline.
-                let mut ring = outline_ring(&c, self.size)?;
-                core::bitwise_and_def(&ring.clone(), &z.interior, &mut ring)?;
+                if whole.is_none() {
+                    let mut all = Vector::<Vector<CvPoint>>::new();
+                    imgproc::find_contours_def(
+                        &stat,
+                        &mut all,
+                        imgproc::RETR_EXTERNAL,
+                        imgproc::CHAIN_APPROX_SIMPLE,
+                    )?;
+                    whole = Some(all);
+                }
+                let region = region_of(whole.as_ref().expect("found above"), &c)?;
+                let mut ring = outline_ring(region.as_ref().unwrap_or(&c), self.size)?;
+                core::bitwise_and_def(&ring.clone(), &z.near, &mut ring)?;
                 let e_now =
                     core::mean(&d.e_cur, &ring)?[0] / core::mean(&self.gray, &ring)?[0].max(8.0);
                 let e_back =
@@ -742,6 +848,21 @@ impl Cues {
                     );
                     continue;
                 }
+                // Still parts of a smoke cloud: the smoke around them drifts (it is busy, so
+                // the spread above does not see it) and lights the ground.
+                if lit.is_none() {
+                    lit = Some(smoke_lit(&self.small, &d.bg, &self.long_fg)?);
+                }
+                let around = smoke_around(lit.as_ref().expect("computed above"), r, &mask)?;
+                if around > SMOKE_AROUND_MAX {
+                    tracing::debug!(
+                        t,
+                        zone = z.zone,
+                        around,
+                        "static candidate dropped in smoke"
+                    );
+                    continue;
+                }
                 tracing::trace!(
                     t,
                     zone = z.zone,
@@ -751,6 +872,7 @@ impl Cues {
                     e_back,
                     haze,
                     beyond,
+                    around,
                     "static candidate"
                 );
                 seen.push((z.zone, r, mask));

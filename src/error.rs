@@ -56,6 +56,14 @@ pub enum Error {
 
     #[error("OpenCV: {0}")]
     OpenCv(#[from] opencv::Error),
+
+    /// The MQTT client could not do what it was asked (subscribe, publish).
+    #[error("MQTT broker {broker}: {message}")]
+    Mqtt { broker: String, message: String },
+
+    /// A run bounded in time ended before it had done its work.
+    #[error("timed out: {0}")]
+    TimedOut(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -391,6 +391,31 @@ impl Homography {
         (sum / pairs.len().max(1) as f64).sqrt()
     }
 
+    /// Approximate height in metres of an upright object standing on the ground: the box's
+    /// height over the ground's horizontal scale (pixels per metre across the image) at its
+    /// foot. A camera looking down foreshortens what stands up, so this is below the true height
+    /// by the cosine of the camera's tilt (about 0.8-0.95 for a pole camera), and a calibration
+    /// estimated from people's heights (as the samples' are) already carries that factor.
+    /// `None` when the foot cannot be mapped.
+    pub fn upright_height_m(&self, b: &BBox) -> Option<f32> {
+        let foot = b.foot();
+        let half = (b.width() / 2.0).max(4.0);
+        let l = self.apply(Point {
+            x: foot.x - half,
+            y: foot.y,
+        })?;
+        let r = self.apply(Point {
+            x: foot.x + half,
+            y: foot.y,
+        })?;
+        let metres = ((r.x - l.x).powi(2) + (r.y - l.y).powi(2)).sqrt();
+        if !(metres.is_finite() && metres > 0.0) {
+            return None;
+        }
+        let px_per_m = 2.0 * half / metres;
+        Some(b.height() / px_per_m)
+    }
+
     /// Maps a polygon; `None` when a vertex lies on the horizon.
     pub fn apply_polygon(&self, poly: &Polygon) -> Option<Polygon> {
         poly.points
@@ -477,6 +502,41 @@ mod homography_tests {
         assert!((a.x - b.x).abs() < 1e-3 && (a.y - b.y).abs() < 1e-3);
         let back = h.inverse().unwrap().apply(a).unwrap();
         assert!((back.x - q.x).abs() < 1e-2 && (back.y - q.y).abs() < 1e-2);
+    }
+
+    /// The vtest calibration (75 px per metre at y = 450, 36 at y = 180): a person 1.7 m tall
+    /// measures about 1.7 m wherever they stand; the 20-pixel road cone on its far edge 0.5 m.
+    #[test]
+    fn upright_heights_from_the_ground_scale() {
+        let pairs = [
+            (p(200.0, 450.0), p(-2.45, 0.0)),
+            (p(568.0, 450.0), p(2.45, 0.0)),
+            (p(568.0, 180.0), p(5.11, 8.47)),
+            (p(200.0, 180.0), p(-5.11, 8.47)),
+        ];
+        let h = Homography::from_pairs(&pairs).unwrap();
+        let near = h
+            .upright_height_m(&BBox::new(380.0, 450.0 - 1.7 * 75.1, 420.0, 450.0))
+            .unwrap();
+        let far = h
+            .upright_height_m(&BBox::new(380.0, 180.0 - 1.7 * 36.0, 400.0, 180.0))
+            .unwrap();
+        assert!(
+            (near - 1.7).abs() < 0.05 && (far - 1.7).abs() < 0.05,
+            "{near} {far}"
+        );
+        let cone = h
+            .upright_height_m(&BBox::new(163.0, 188.0, 180.0, 209.0))
+            .unwrap();
+        assert!((0.4..0.6).contains(&cone), "{cone}");
+        // On the horizon nothing can be measured.
+        let flat = Homography {
+            m: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, -100.0],
+        };
+        assert_eq!(
+            flat.upright_height_m(&BBox::new(0.0, 80.0, 10.0, 100.0)),
+            None
+        );
     }
 
     #[test]

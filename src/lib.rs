@@ -2,16 +2,21 @@
 //!
 //! The pipeline, one module per stage:
 //! `source` → `detect` (with `model`) → `track` → `rules` (with `calibration`, `geometry`,
-//! `cues`) → `alert` → `sink`; `pipeline` wires them for `replay`, `annotate` draws for people.
+//! `cues`) → `alert` → `sink`. `analytics` runs track → cues → rules → alerts for one camera,
+//! for `pipeline` (the `replay` wiring) and `service` (the live one) alike; `annotate` draws for
+//! people; `stats` measures memory and samples.
 //! `time` (time zones, RFC 3339, local weekday and minute) serves the configuration layer.
 
 pub mod alert;
+pub mod analytics;
 pub mod annotate;
 pub mod bundle;
 pub mod calibration;
 pub mod config;
 pub mod cues;
 pub mod detect;
+pub mod detection;
+pub mod digest;
 pub mod error;
 pub mod geometry;
 pub mod model;
@@ -23,8 +28,11 @@ pub mod score;
 pub mod service;
 pub mod sink;
 pub mod source;
+pub mod stats;
+pub mod subscriber;
 pub mod time;
 pub mod track;
 pub mod viewwatch;
+pub mod violation;
 
 pub use error::{Error, Result};

@@ -562,112 +562,6 @@ fn run_service(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn subscribe(
-    host: String,
-    port: u16,
-    login: Option<(String, String)>,
-    site: String,
-    client_id: String,
-    save: Option<PathBuf>,
-    count: usize,
-    timeout: f64,
-) -> Result<()> {
-    use rumqttc::{Event, MqttOptions, Packet, QoS};
-    if let Some(dir) = &save {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let mut o = MqttOptions::new(client_id, host.clone(), port);
-        o.set_clean_session(false);
-        o.set_keep_alive(std::time::Duration::from_secs(10));
-        o.set_max_packet_size(16 << 20, 16 << 20);
-        if let Some((u, p)) = login {
-            o.set_credentials(u, p);
-        }
-        let (client, mut el) = rumqttc::AsyncClient::new(o, 64);
-        let mut seen = std::collections::HashSet::new();
-        let deadline = (timeout > 0.0)
-            .then(|| std::time::Instant::now() + std::time::Duration::from_secs_f64(timeout));
-        let mut last_err = String::new();
-        loop {
-            let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
-            if left == Some(std::time::Duration::ZERO) {
-                anyhow::bail!(
-                    "timed out after {timeout} s with {} distinct alerts",
-                    seen.len()
-                );
-            }
-            let ev = match left {
-                Some(l) => match tokio::time::timeout(l, el.poll()).await {
-                    Ok(ev) => ev,
-                    Err(_) => continue,
-                },
-                None => el.poll().await,
-            };
-            match ev {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    eprintln!("connected to {host}:{port}");
-                    client
-                        .subscribe(format!("streetwatch/{site}/+/alerts"), QoS::AtLeastOnce)
-                        .await?;
-                    client
-                        .subscribe(format!("streetwatch/{site}/+/status"), QoS::AtLeastOnce)
-                        .await?;
-                    client
-                        .subscribe(format!("streetwatch/{site}/status"), QoS::AtLeastOnce)
-                        .await?;
-                    if save.is_some() {
-                        client
-                            .subscribe(
-                                format!("streetwatch/{site}/+/snapshots/+"),
-                                QoS::AtLeastOnce,
-                            )
-                            .await?;
-                    }
-                }
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    if let (Some(dir), Some((_, id))) = (&save, p.topic.split_once("/snapshots/")) {
-                        std::fs::write(dir.join(format!("{id}.jpg")), &p.payload[..])?;
-                    } else if p.topic.ends_with("/alerts") {
-                        let Ok(alert) =
-                            serde_json::from_slice::<streetwatch::alert::Alert>(&p.payload)
-                        else {
-                            eprintln!("{}: not an alert payload", p.topic);
-                            continue;
-                        };
-                        if !seen.insert(alert.id.clone()) {
-                            continue; // a repeat (at-least-once delivery)
-                        }
-                        let wall = alert.confirmed_wall.clone().unwrap_or_default();
-                        println!("{} {}", wall, alert.summary());
-                        if let Some(dir) = &save {
-                            std::fs::write(dir.join(format!("{}.json", alert.id)), &p.payload[..])?;
-                        }
-                        if count > 0 && seen.len() >= count {
-                            return Ok(());
-                        }
-                    } else {
-                        println!("{} {}", p.topic, String::from_utf8_lossy(&p.payload));
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    let msg = streetwatch::service::mqtt::explain(&e);
-                    if msg != last_err {
-                        eprintln!("broker {host}:{port}: {msg}; retrying");
-                        last_err = msg;
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                }
-            }
-        }
-    })
-}
-
 fn check(path: &std::path::Path) -> Result<()> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -729,7 +623,7 @@ fn check(path: &std::path::Path) -> Result<()> {
         let sched = if z.schedule.active.is_empty() && z.schedule.exempt.is_empty() {
             "always".to_string()
         } else {
-            let w = |l: &[streetwatch::rules::schedule::Window]| {
+            let w = |l: &[streetwatch::calibration::schedule::Window]| {
                 l.iter()
                     .map(|w| w.text.clone())
                     .collect::<Vec<_>>()
@@ -744,7 +638,7 @@ fn check(path: &std::path::Path) -> Result<()> {
         println!(
             "  zone {} ({}){area}, confirm {}s, schedule {sched}",
             z.name,
-            z.zone_type.as_str(),
+            z.zone_type().as_str(),
             z.confirm_seconds
         );
     }
@@ -829,16 +723,17 @@ fn main() -> ExitCode {
             save,
             count,
             timeout,
-        } => subscribe(
+        } => streetwatch::subscriber::run(streetwatch::subscriber::Options {
             host,
             port,
-            username.zip(password),
+            login: username.zip(password),
             site,
             client_id,
             save,
             count,
-            timeout,
-        ),
+            timeout_s: timeout,
+        })
+        .map_err(anyhow::Error::from),
         Command::Calibrate {
             calibration,
             frame,

@@ -1,24 +1,28 @@
-//! Wiring of the stages for `replay`: video file → detect → track → cues + rules → episode
-//! lifecycle → alerts → sinks, on the media timeline.
+//! Wiring of the stages for `replay`: video file → detect → analytics (track, cues, rules,
+//! episode lifecycle, alerts) → sinks and the evidence bundle, on the media timeline.
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use opencv::core::Mat;
+use opencv::core::{Mat, Size};
+use opencv::prelude::*;
 
-use crate::alert::{Alert, CalibrationIdentity, ModelIdentity};
+use crate::alert::Alert;
+use crate::analytics::{detect_for_tracking, AlertMaker, Analytics};
 use crate::annotate;
 use crate::calibration::Calibration;
-use crate::cues::Cues;
-use crate::detect::{Detection, Detector, StageTimes};
+use crate::detect::{Detector, StageTimes};
+use crate::detection::{CocoClass, Detection};
 use crate::error::{Error, Result};
-use crate::rules::{self, Episodes, LifecycleEvent, Phase, Scene};
+use crate::geometry::BBox;
+use crate::rules::{LifecycleEvent, Phase};
 use crate::sink::JsonlSink;
 use crate::source::VideoFile;
+use crate::stats::{median_p95, peak_rss_mb};
 use crate::time::{format_rfc3339, LocalTime};
-use crate::track::{Tracker, TrackerConfig};
+use crate::track::Track;
 
 #[derive(Debug, Clone)]
 pub struct ReplayOptions {
@@ -56,38 +60,6 @@ pub struct ReplaySummary {
     pub analytics_ms: Vec<f64>,
     /// Set when the video ended before the frames its container announced.
     pub truncated: Option<(u64, u64)>,
-}
-
-/// Peak resident memory of this process (VmHWM), MB.
-pub fn peak_rss_mb() -> f64 {
-    proc_status_mb("self", "VmHWM:")
-}
-
-/// A memory line (`VmRSS:`, `VmHWM:`, …) of /proc/`pid`/status, MB (0 when unreadable).
-pub fn proc_status_mb(pid: &str, key: &str) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(key))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|k| k.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
-}
-
-/// Median and 95th percentile of a sample (0, 0 when empty).
-pub fn median_p95(v: &[f64]) -> (f64, f64) {
-    if v.is_empty() {
-        return (0.0, 0.0);
-    }
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    (
-        v[v.len() / 2],
-        v[((v.len() - 1) as f64 * 0.95).round() as usize],
-    )
 }
 
 impl ReplaySummary {
@@ -137,218 +109,6 @@ impl ReplaySummary {
     }
 }
 
-/// Score below which detections are dropped before tracking (the tracker's low-score stage
-/// uses detections between this and the model's own threshold).
-pub const TRACK_LOW_SCORE: f32 = 0.2;
-
-/// Lowers the detector's threshold to what the tracker's low-score stage needs (detections below
-/// the model's own thresholds; lower still if one was given for every class) and returns the
-/// threshold it had, to put back.
-pub fn detect_for_tracking(det: &mut Detector) -> Option<f32> {
-    let before = det.threshold;
-    det.threshold = Some(TRACK_LOW_SCORE.min(before.unwrap_or(f32::INFINITY)));
-    before
-}
-
-/// Tracker settings for a detector: its thresholds are the high scores (per class where the
-/// manifest gives one: NanoDet scores two-wheelers low, so at its 0.45 a far parked bike rarely
-/// started a track); detectors confuse bicycles and motorcycles, so those associate with each
-/// other.
-pub fn tracker_config(det: &Detector) -> TrackerConfig {
-    let m = det.manifest();
-    let group: Vec<usize> = ["bicycle", "motorcycle"]
-        .iter()
-        .filter_map(|c| m.class_id(c))
-        .collect();
-    let high = m.decode.score_threshold;
-    TrackerConfig {
-        high_score: high,
-        low_score: TRACK_LOW_SCORE.min(high),
-        new_track_score: high + 0.05,
-        class_high_scores: m
-            .class_thresholds()
-            .into_iter()
-            .enumerate()
-            .filter(|(_, t)| *t != high)
-            .collect(),
-        class_groups: if group.len() == 2 {
-            vec![group]
-        } else {
-            Vec::new()
-        },
-        ..Default::default()
-    }
-}
-
-/// Turns lifecycle events into alerts (keeping one episode id per episode).
-pub struct AlertMaker {
-    pub model: ModelIdentity,
-    pub calibration: CalibrationIdentity,
-    pub source: String,
-    pub start_unix: Option<f64>,
-    /// When set, ids are derived from this seed and the event (replay); otherwise from the clock.
-    pub id_seed: Option<Vec<u8>>,
-    episode_ids: BTreeMap<u64, String>,
-    messages: u64,
-}
-
-impl AlertMaker {
-    pub fn new(
-        cal: &Calibration,
-        det: &Detector,
-        source: String,
-        start_unix: Option<f64>,
-    ) -> AlertMaker {
-        AlertMaker {
-            model: ModelIdentity {
-                name: det.manifest().name.clone(),
-                sha256: det.model.sha256.clone(),
-            },
-            calibration: CalibrationIdentity {
-                path: cal.path.display().to_string(),
-                sha256: cal.sha256.clone(),
-            },
-            source,
-            start_unix,
-            id_seed: None,
-            episode_ids: BTreeMap::new(),
-            messages: 0,
-        }
-    }
-
-    pub fn make(&mut self, ev: &LifecycleEvent, cal: &Calibration, frame_index: u64) -> Alert {
-        let obs = &ev.observation;
-        let zone = &cal.zones[obs.zone];
-        self.messages += 1;
-        let id = match &self.id_seed {
-            Some(seed) => {
-                let millis = ((self.start_unix.unwrap_or(0.0) + ev.at) * 1000.0)
-                    .round()
-                    .max(0.0) as u64;
-                let phase = format!("{:?}", ev.phase);
-                replay_uuid(
-                    seed,
-                    millis,
-                    &[
-                        &ev.episode.to_le_bytes(),
-                        phase.as_bytes(),
-                        &self.messages.to_le_bytes(),
-                    ],
-                )
-            }
-            None => uuid::Uuid::now_v7().to_string(),
-        };
-        let episode_id = self
-            .episode_ids
-            .entry(ev.episode)
-            .or_insert_with(|| id.clone())
-            .clone();
-        if ev.phase == Phase::End {
-            self.episode_ids.remove(&ev.episode);
-        }
-        let wall = |t: f64| {
-            self.start_unix
-                .map(|s| format_rfc3339(s + t, &cal.time_zone))
-        };
-        Alert {
-            id,
-            episode_id,
-            phase: ev.phase,
-            event_type: obs.event_type.to_string(),
-            subtype: obs.subtype.to_string(),
-            dispatch: cal.dispatch.lookup(obs.event_type, obs.subtype).cloned(),
-            camera_id: cal.camera_id.clone(),
-            site: cal.site.clone(),
-            grid_cell: cal.grid_cell.clone(),
-            gps: cal.gps,
-            zone: zone.name.clone(),
-            zone_type: zone.zone_type.as_str().to_string(),
-            first_seen_media_s: round3(ev.first_seen),
-            confirmed_media_s: round3(ev.confirmed_at),
-            last_seen_media_s: round3(ev.last_seen),
-            event_media_s: round3(ev.at),
-            first_seen_wall: wall(ev.first_seen),
-            confirmed_wall: wall(ev.confirmed_at),
-            last_seen_wall: wall(ev.last_seen),
-            confirmation_s: round3(ev.confirmed_at - ev.first_seen),
-            duration_s: round3(ev.last_seen - ev.first_seen),
-            tracks: obs.tracks.clone(),
-            regions: obs.regions.clone(),
-            measures: obs.measures.clone(),
-            confidence: obs.confidence,
-            source: self.source.clone(),
-            frame_index,
-            snapshot: None,
-            snapshot_original: None,
-            model: self.model.clone(),
-            calibration: self.calibration.clone(),
-        }
-    }
-}
-
-fn round3(v: f64) -> f64 {
-    (v * 1000.0).round() / 1000.0
-}
-
-/// Tracked classes whose boxes the image cues ignore: people and vehicles are neither goods
-/// (static foreground) nor smoke, however still they stand or white they are.
-pub const CUE_EXCLUDED: [&str; 6] = ["person", "bicycle", "motorcycle", "car", "truck", "bus"];
-
-/// The per-camera analytics after detection: tracker, cues, rules and episodes.
-pub struct Analytics {
-    pub tracker: Tracker,
-    pub cues: Option<Cues>,
-    pub episodes: Episodes,
-}
-
-impl Analytics {
-    pub fn new(cal: &Calibration, det: &Detector) -> Result<Analytics> {
-        Ok(Analytics {
-            tracker: Tracker::new(tracker_config(det)),
-            cues: Cues::new(cal)?,
-            episodes: Episodes::new(),
-        })
-    }
-
-    /// One analysed frame at media time `t`.
-    pub fn step(
-        &mut self,
-        cal: &Calibration,
-        t: f64,
-        local: Option<LocalTime>,
-        frame: &Mat,
-        dets: &[Detection],
-        smoke_dets: &[Detection],
-    ) -> Result<Vec<LifecycleEvent>> {
-        self.tracker
-            .update(t, dets, cal.ground.as_ref().map(|g| &g.homography));
-        let (statics, smoke) = match self.cues.as_mut() {
-            Some(c) => {
-                // People and vehicles (seen, or hidden while standing) are neither goods nor smoke.
-                let objects: Vec<_> = self
-                    .tracker
-                    .tracks()
-                    .iter()
-                    .filter(|t| t.present && CUE_EXCLUDED.contains(&t.class.as_str()))
-                    .map(|t| t.bbox)
-                    .collect();
-                c.update(t, frame, &objects)?
-            }
-            None => (Vec::new(), Vec::new()),
-        };
-        let scene = Scene {
-            t,
-            local,
-            tracks: self.tracker.tracks(),
-            static_regions: &statics,
-            smoke: &smoke,
-            smoke_detections: smoke_dets,
-        };
-        let obs = rules::observe(cal, &scene);
-        Ok(self.episodes.update(t, &cal.zones, obs))
-    }
-}
-
 /// Privacy blurring for bundles meant to be shared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Blur {
@@ -368,7 +128,7 @@ impl Blur {
 }
 
 /// Blurs the given boxes of an image in place.
-pub fn blur_boxes(img: &mut Mat, boxes: &[crate::geometry::BBox]) -> Result<()> {
+pub fn blur_boxes(img: &mut Mat, boxes: &[BBox]) -> Result<()> {
     use opencv::core::{Rect, Size};
     use opencv::prelude::*;
     if boxes.is_empty() {
@@ -406,24 +166,6 @@ struct OpenClip {
     writer: opencv::videoio::VideoWriter,
 }
 
-/// Deterministic, time-ordered UUIDv7: the timestamp is the event's (wall-clock or media) time,
-/// the random bits a hash of the inputs and the event, so that replays repeat their ids.
-pub fn replay_uuid(seed: &[u8], millis: u64, parts: &[&[u8]]) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    h.update(seed);
-    for p in parts {
-        h.update((p.len() as u64).to_le_bytes());
-        h.update(p);
-    }
-    let d = h.finalize();
-    let mut rand = [0u8; 10];
-    rand.copy_from_slice(&d[..10]);
-    uuid::Builder::from_unix_timestamp_millis(millis, &rand)
-        .into_uuid()
-        .to_string()
-}
-
 pub fn replay(
     opts: &ReplayOptions,
     cal: &Calibration,
@@ -450,7 +192,7 @@ pub fn replay(
         ));
     }
     bundle::prepare(&opts.out, opts.overwrite)?;
-    let source_sha = crate::model::sha256_file(&opts.video)?;
+    let source_sha = crate::digest::sha256_file(&opts.video)?;
     let source_size = std::fs::metadata(&opts.video)
         .map_err(|e| Error::io(&opts.video, e))?
         .len();
@@ -589,11 +331,7 @@ fn replay_frames(
     source_sha: &str,
     settings: &crate::bundle::Settings,
 ) -> Result<Option<String>> {
-    use opencv::prelude::*;
-    use std::collections::VecDeque;
-    let snapshots = opts.out.join("snapshots");
-    let clips_dir = opts.out.join("clips");
-    let mut sink = JsonlSink::create(&opts.out.join("alerts.jsonl"))?;
+    let mut evidence = Evidence::new(opts, cal, video, clips_made)?;
     let bar = if opts.progress {
         ProgressBar::with_draw_target(Some(video.frame_count), ProgressDrawTarget::stderr())
     } else {
@@ -603,6 +341,7 @@ fn replay_frames(
         ProgressStyle::with_template("{bar:30} {pos}/{len} frames  {per_sec}  ETA {eta}  {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    let mut on_alert = |a: &Alert| bar.suspend(|| on_alert(a));
     let model_threshold = detect_for_tracking(det);
     let mut analytics = Analytics::new(cal, det)?;
     let mut maker = AlertMaker::new(
@@ -628,89 +367,9 @@ fn replay_frames(
         0.0
     };
     let started = Instant::now();
-    let mut ring: VecDeque<(f64, Mat, Vec<crate::geometry::BBox>)> = VecDeque::new();
-    let mut open_clips: Vec<OpenClip> = Vec::new();
-    let mut people: Vec<crate::geometry::BBox> = Vec::new();
+    // Boxes blurred in the frames written to clips: the people of the latest analysed frame.
+    let mut people: Vec<BBox> = Vec::new();
     let mut last: Option<(Mat, u64, f64)> = None;
-    let fps = if video.fps > 0.0 { video.fps } else { 10.0 };
-    let size = opencv::core::Size::new(video.width, video.height);
-    let blur = opts.blur;
-
-    let mut emit = |events: Vec<LifecycleEvent>,
-                    frame: &Mat,
-                    index: u64,
-                    t: f64,
-                    tracker: &Tracker,
-                    people: &[crate::geometry::BBox],
-                    ring: &VecDeque<(f64, Mat, Vec<crate::geometry::BBox>)>,
-                    open_clips: &mut Vec<OpenClip>,
-                    summary: &mut ReplaySummary,
-                    clips_made: &mut Vec<String>,
-                    bundle: &mut crate::bundle::Bundle|
-     -> Result<()> {
-        for ev in events {
-            let mut alert = maker.make(&ev, cal, index);
-            let stem = format!(
-                "{}-{}",
-                alert.id,
-                format!("{:?}", alert.phase).to_lowercase()
-            );
-            // The original frame, lossless; withheld (hash only) when blurring for sharing.
-            let original = format!("snapshots/{stem}.png");
-            match blur {
-                Blur::None => {
-                    annotate::write_png(&opts.out.join(&original), frame)?;
-                    alert.snapshot_original = Some(original);
-                }
-                Blur::Persons => {
-                    let png = annotate::encode_png(frame)?;
-                    bundle
-                        .manifest
-                        .withheld_originals
-                        .insert(original, crate::model::sha256_bytes(&png));
-                }
-            }
-            let mut img = frame.clone();
-            if blur == Blur::Persons {
-                blur_boxes(&mut img, people)?;
-            }
-            annotate::draw_alert(&mut img, cal, tracker.tracks(), t, &alert)?;
-            let annotated = format!("snapshots/{stem}.annotated.jpg");
-            annotate::write_jpeg(&opts.out.join(&annotated), &img)?;
-            alert.snapshot = Some(annotated);
-            if ev.phase == Phase::Start && opts.clip_before_s + opts.clip_after_s > 0.0 {
-                let path = clips_dir.join(format!("{}.avi", alert.episode_id));
-                let fourcc = opencv::videoio::VideoWriter::fourcc('M', 'J', 'P', 'G')?;
-                let mut writer = opencv::videoio::VideoWriter::new_with_backend(
-                    &path,
-                    opencv::videoio::CAP_OPENCV_MJPEG,
-                    fourcc,
-                    fps,
-                    size,
-                    true,
-                )?;
-                if !writer.is_opened()? {
-                    return Err(Error::io(
-                        &path,
-                        std::io::Error::other("OpenCV cannot write this clip"),
-                    ));
-                }
-                for (_, f, boxes) in ring.iter() {
-                    write_clip_frame(&mut writer, f, boxes, blur)?;
-                }
-                open_clips.push(OpenClip {
-                    until: t + opts.clip_after_s,
-                    writer,
-                });
-                clips_made.push(alert.episode_id.clone());
-            }
-            sink.write(&alert)?;
-            bar.suspend(|| on_alert(&alert));
-            summary.alerts.push(alert);
-        }
-        let _ = snapshots.as_path();
-        Ok(())
-    };
 
     // Three stages overlap: the reader decodes and pre-processes the next frames while the
     // detector runs inference, and this thread runs the analytics of the frame before.
@@ -739,29 +398,7 @@ fn replay_frames(
             summary.decode_ms.push(decode_ms);
             summary.frames += 1;
             bar.inc(1);
-            // Clips in progress take every original frame.
-            for c in open_clips.iter_mut() {
-                write_clip_frame(&mut c.writer, &frame.image, &people, blur)?;
-            }
-            let mut closing = Vec::new();
-            for (i, c) in open_clips.iter().enumerate() {
-                if frame.time >= c.until {
-                    closing.push(i);
-                }
-            }
-            for i in closing.into_iter().rev() {
-                let mut c = open_clips.remove(i);
-                c.writer.release()?;
-            }
-            if opts.clip_before_s > 0.0 {
-                ring.push_back((frame.time, frame.image.clone(), people.clone()));
-                while ring
-                    .front()
-                    .is_some_and(|(t, _, _)| frame.time - t > opts.clip_before_s)
-                {
-                    ring.pop_front();
-                }
-            }
+            evidence.frame(frame.time, &frame.image, &people)?;
             if let Some((dets, smoke_dets, times)) = detected {
                 summary.detected_frames += 1;
                 summary.times.push(times);
@@ -771,10 +408,10 @@ fn replay_frames(
                     .map(|s| LocalTime::from_unix(s + frame.time, &cal.time_zone));
                 let events =
                     analytics.step(cal, frame.time, local, &frame.image, &dets, &smoke_dets)?;
-                if blur == Blur::Persons {
+                if opts.blur == Blur::Persons {
                     people = dets
                         .iter()
-                        .filter(|d| d.class == "person")
+                        .filter(|d| CocoClass::Person.is(&d.class))
                         .map(|d| d.bbox)
                         .collect();
                     people.extend(
@@ -782,30 +419,19 @@ fn replay_frames(
                             .tracker
                             .tracks()
                             .iter()
-                            .filter(|t| t.class == "person" && t.is_current(frame.time))
+                            .filter(|t| CocoClass::Person.is(&t.class) && t.is_current(frame.time))
                             .map(|t| t.bbox),
                     );
                 }
-                // Clips started now: the ring already holds this frame; do not write it twice.
-                let before = open_clips.len();
-                emit(
-                    events,
-                    &frame.image,
-                    frame.index,
-                    frame.time,
-                    &analytics.tracker,
-                    &people,
-                    &ring,
-                    &mut open_clips,
-                    summary,
-                    clips_made,
-                    bundle,
-                )?;
-                if opts.clip_before_s <= 0.0 {
-                    for c in open_clips[before..].iter_mut() {
-                        write_clip_frame(&mut c.writer, &frame.image, &people, blur)?;
-                    }
-                }
+                let shot = Shot {
+                    image: &frame.image,
+                    index: frame.index,
+                    t: frame.time,
+                    tracks: analytics.tracker.tracks(),
+                    people: &people,
+                };
+                let alerts = evidence.alerts(events, &mut maker, &shot, bundle, &mut on_alert)?;
+                summary.alerts.extend(alerts);
                 summary
                     .analytics_ms
                     .push(t_analytics.elapsed().as_secs_f64() * 1000.0);
@@ -816,30 +442,193 @@ fn replay_frames(
         Ok(None)
     })?;
     // The footage ended (or the run stopped): close the open episodes on the last frame.
-    if let Some((img, index, t)) = last {
+    if let Some((image, index, t)) = last {
         let events = analytics.episodes.finish(t);
-        emit(
-            events,
-            &img,
+        let shot = Shot {
+            image: &image,
             index,
             t,
-            &analytics.tracker,
-            &people,
-            &ring,
-            &mut open_clips,
-            summary,
-            clips_made,
-            bundle,
-        )?;
+            tracks: analytics.tracker.tracks(),
+            people: &people,
+        };
+        let alerts = evidence.alerts(events, &mut maker, &shot, bundle, &mut on_alert)?;
+        summary.alerts.extend(alerts);
     }
-    for mut c in open_clips {
-        c.writer.release()?;
-    }
+    evidence.finish()?;
     det.threshold = model_threshold;
     bar.finish_and_clear();
-    sink.finish()?;
     summary.wall = started.elapsed();
     Ok(stopped)
+}
+
+/// The frame an alert is made on: the original image, its index and media time, the tracks and
+/// the people to blur.
+struct Shot<'a> {
+    image: &'a Mat,
+    index: u64,
+    t: f64,
+    tracks: &'a [Track],
+    people: &'a [BBox],
+}
+
+/// The evidence a replay writes for its alerts: the original and annotated snapshot of each
+/// alert, a clip of original frames around each episode's confirmation, and the alerts file.
+struct Evidence<'a> {
+    opts: &'a ReplayOptions,
+    cal: &'a Calibration,
+    sink: JsonlSink,
+    clips_dir: PathBuf,
+    fps: f64,
+    size: Size,
+    /// Original frames of the last `clip_before_s` seconds, with the boxes to blur in each.
+    ring: VecDeque<(f64, Mat, Vec<BBox>)>,
+    open_clips: Vec<OpenClip>,
+    /// Episode ids of the clips written (kept by the caller: a replay that fails on the way
+    /// still reports the clips it made).
+    clips_made: &'a mut Vec<String>,
+}
+
+impl<'a> Evidence<'a> {
+    fn new(
+        opts: &'a ReplayOptions,
+        cal: &'a Calibration,
+        video: &VideoFile,
+        clips_made: &'a mut Vec<String>,
+    ) -> Result<Self> {
+        Ok(Evidence {
+            opts,
+            cal,
+            sink: JsonlSink::create(&opts.out.join("alerts.jsonl"))?,
+            clips_dir: opts.out.join("clips"),
+            fps: if video.fps > 0.0 { video.fps } else { 10.0 },
+            size: Size::new(video.width, video.height),
+            ring: VecDeque::new(),
+            open_clips: Vec::new(),
+            clips_made,
+        })
+    }
+
+    /// Every original frame, before its analysis: into the clips being written (those whose
+    /// time is up are closed) and the ring of frames before the next episode.
+    fn frame(&mut self, t: f64, image: &Mat, people: &[BBox]) -> Result<()> {
+        for c in self.open_clips.iter_mut() {
+            write_clip_frame(&mut c.writer, image, people, self.opts.blur)?;
+        }
+        let mut i = 0;
+        while i < self.open_clips.len() {
+            if t >= self.open_clips[i].until {
+                let mut c = self.open_clips.remove(i);
+                c.writer.release()?;
+            } else {
+                i += 1;
+            }
+        }
+        if self.opts.clip_before_s > 0.0 {
+            self.ring.push_back((t, image.clone(), people.to_vec()));
+            while self
+                .ring
+                .front()
+                .is_some_and(|(t0, _, _)| t - t0 > self.opts.clip_before_s)
+            {
+                self.ring.pop_front();
+            }
+        }
+        Ok(())
+    }
+
+    /// The alerts for a frame's lifecycle events, with their snapshots and clips, written to the
+    /// alerts file and passed to `on_alert`.
+    fn alerts(
+        &mut self,
+        events: Vec<LifecycleEvent>,
+        maker: &mut AlertMaker,
+        shot: &Shot,
+        bundle: &mut crate::bundle::Bundle,
+        on_alert: &mut impl FnMut(&Alert),
+    ) -> Result<Vec<Alert>> {
+        let (opts, blur) = (self.opts, self.opts.blur);
+        let mut out = Vec::new();
+        for ev in events {
+            let mut alert = maker.make(&ev, self.cal, shot.index);
+            let stem = format!(
+                "{}-{}",
+                alert.id,
+                format!("{:?}", alert.phase).to_lowercase()
+            );
+            // The original frame, lossless; withheld (hash only) when blurring for sharing.
+            let original = format!("snapshots/{stem}.png");
+            match blur {
+                Blur::None => {
+                    annotate::write_png(&opts.out.join(&original), shot.image)?;
+                    alert.snapshot_original = Some(original);
+                }
+                Blur::Persons => {
+                    let png = annotate::encode_png(shot.image)?;
+                    bundle
+                        .manifest
+                        .withheld_originals
+                        .insert(original, crate::digest::sha256_bytes(&png));
+                }
+            }
+            let mut img = shot.image.clone();
+            if blur == Blur::Persons {
+                blur_boxes(&mut img, shot.people)?;
+            }
+            annotate::draw_alert(&mut img, self.cal, shot.tracks, shot.t, &alert)?;
+            let annotated = format!("snapshots/{stem}.annotated.jpg");
+            annotate::write_jpeg(&opts.out.join(&annotated), &img)?;
+            alert.snapshot = Some(annotated);
+            if ev.phase == Phase::Start && opts.clip_before_s + opts.clip_after_s > 0.0 {
+                self.open_clip(&alert.episode_id, shot)?;
+            }
+            self.sink.write(&alert)?;
+            on_alert(&alert);
+            out.push(alert);
+        }
+        Ok(out)
+    }
+
+    /// Starts an episode's clip: the ring's frames (which hold this one), or this frame when no
+    /// frames are kept before.
+    fn open_clip(&mut self, episode_id: &str, shot: &Shot) -> Result<()> {
+        let path = self.clips_dir.join(format!("{episode_id}.avi"));
+        let fourcc = opencv::videoio::VideoWriter::fourcc('M', 'J', 'P', 'G')?;
+        let mut writer = opencv::videoio::VideoWriter::new_with_backend(
+            &path,
+            opencv::videoio::CAP_OPENCV_MJPEG,
+            fourcc,
+            self.fps,
+            self.size,
+            true,
+        )?;
+        if !writer.is_opened()? {
+            return Err(Error::io(
+                &path,
+                std::io::Error::other("OpenCV cannot write this clip"),
+            ));
+        }
+        if self.opts.clip_before_s > 0.0 {
+            for (_, f, boxes) in self.ring.iter() {
+                write_clip_frame(&mut writer, f, boxes, self.opts.blur)?;
+            }
+        } else {
+            write_clip_frame(&mut writer, shot.image, shot.people, self.opts.blur)?;
+        }
+        self.open_clips.push(OpenClip {
+            until: shot.t + self.opts.clip_after_s,
+            writer,
+        });
+        self.clips_made.push(episode_id.to_string());
+        Ok(())
+    }
+
+    /// Closes the clips still open and the alerts file.
+    fn finish(self) -> Result<()> {
+        for mut c in self.open_clips {
+            c.writer.release()?;
+        }
+        self.sink.finish()
+    }
 }
 
 /// A frame on its way through the replay pipeline (reader → detector → analytics).
@@ -976,7 +765,7 @@ fn detect_stage(
 fn write_clip_frame(
     w: &mut opencv::videoio::VideoWriter,
     frame: &Mat,
-    people: &[crate::geometry::BBox],
+    people: &[BBox],
     blur: Blur,
 ) -> Result<()> {
     use opencv::prelude::*;

@@ -121,12 +121,12 @@ figure{{display:inline-block;margin:.3em}} figure img{{max-width:520px;border:1p
         let _ = writeln!(
             h,
             "<div class=\"bar {}\" style=\"left:{left:.2}%;width:{width:.2}%;top:{}px\" title=\"{}\">{}. {}/{}</div>",
-            esc(&s.event_type),
+            esc(s.event_type.as_str()),
             5 + 24 * i,
             esc(&s.zone),
             i + 1,
-            esc(&s.event_type),
-            esc(&s.subtype)
+            esc(s.event_type.as_str()),
+            esc(s.subtype.as_str())
         );
     }
     h.push_str("</div>\n");
@@ -145,10 +145,10 @@ figure{{display:inline-block;margin:.3em}} figure img{{max-width:520px;border:1p
             "<section class=\"episode\" id=\"episode-{n}\" data-episode-id=\"{id}\"><h3>{n}. {t} / {st} in zone “{z}” ({zt})</h3>",
             n = i + 1,
             id = esc(id),
-            t = esc(&s.event_type),
-            st = esc(&s.subtype),
+            t = esc(s.event_type.as_str()),
+            st = esc(s.subtype.as_str()),
             z = esc(&s.zone),
-            zt = esc(&s.zone_type)
+            zt = esc(s.zone_type.as_str())
         );
         let _ = writeln!(
             h,

@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::alert::Alert;
 use crate::error::{Error, Result};
 use crate::rules::Phase;
+use crate::violation::ViolationType;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,7 +61,7 @@ pub struct TruthClip {
 #[serde(deny_unknown_fields)]
 pub struct TruthEvent {
     #[serde(rename = "type")]
-    pub event_type: String,
+    pub event_type: ViolationType,
     #[serde(default)]
     pub zone: Option<String>,
     pub from_s: f64,
@@ -83,7 +84,7 @@ pub struct Distractor {
 /// One alerted episode, folded from its start/update/end messages.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Episode {
-    pub event_type: String,
+    pub event_type: ViolationType,
     pub zone: String,
     pub start_s: f64,
     /// Media time of the `end` message (None: never ended).
@@ -95,7 +96,7 @@ pub fn episodes(alerts: &[Alert]) -> Vec<Episode> {
     let mut by_id: BTreeMap<&str, Episode> = BTreeMap::new();
     for a in alerts {
         let e = by_id.entry(&a.episode_id).or_insert_with(|| Episode {
-            event_type: a.event_type.clone(),
+            event_type: a.event_type,
             zone: a.zone.clone(),
             start_s: a.confirmed_media_s,
             end_s: None,
@@ -181,9 +182,9 @@ pub fn score_clip(clip: &TruthClip, episodes: &[Episode]) -> ClipScore {
 }
 
 /// Figures for one violation type over many clips.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct TypeSummary {
-    pub event_type: String,
+    pub event_type: ViolationType,
     pub events: usize,
     pub true_positives: usize,
     pub false_alarms: usize,
@@ -219,10 +220,11 @@ fn round2(v: f64) -> f64 {
 
 /// Per-type precision, recall, delays and end errors over scored clips.
 pub fn summarise(scores: &[ClipScore], clips: &[&TruthClip]) -> Summary {
-    let mut types: Vec<String> = ["vending", "parking", "smoke"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut types = vec![
+        ViolationType::Vending,
+        ViolationType::Parking,
+        ViolationType::Smoke,
+    ];
     for s in scores {
         for t in s
             .matched
@@ -232,7 +234,7 @@ pub fn summarise(scores: &[ClipScore], clips: &[&TruthClip]) -> Summary {
             .chain(s.false_alarms.iter().map(|e| &e.event_type))
         {
             if !types.contains(t) {
-                types.push(t.clone());
+                types.push(*t);
             }
         }
     }
@@ -401,9 +403,9 @@ pub fn load_bundle(dir: &Path) -> Result<(String, Vec<Alert>)> {
 mod tests {
     use super::*;
 
-    fn ev(ty: &str, from: f64, to: Option<f64>) -> TruthEvent {
+    fn ev(ty: ViolationType, from: f64, to: Option<f64>) -> TruthEvent {
         TruthEvent {
-            event_type: ty.into(),
+            event_type: ty,
             zone: None,
             from_s: from,
             to_s: to,
@@ -411,9 +413,9 @@ mod tests {
         }
     }
 
-    fn ep(ty: &str, start: f64, end: Option<f64>) -> Episode {
+    fn ep(ty: ViolationType, start: f64, end: Option<f64>) -> Episode {
         Episode {
-            event_type: ty.into(),
+            event_type: ty,
             zone: "z".into(),
             start_s: start,
             end_s: end,
@@ -434,13 +436,13 @@ mod tests {
     #[test]
     fn matches_split_cases_and_false_alarms() {
         let c = clip(vec![
-            ev("parking", 10.0, Some(90.0)),
-            ev("smoke", 5.0, None),
+            ev(ViolationType::Parking, 10.0, Some(90.0)),
+            ev(ViolationType::Smoke, 5.0, None),
         ]);
         let eps = vec![
-            ep("parking", 50.0, Some(70.0)), // matched: delay 40, ends 20 s early
-            ep("parking", 75.0, Some(100.0)), // the same bike's case split in two: false alarm
-            ep("vending", 30.0, Some(40.0)), // wrong type: false alarm
+            ep(ViolationType::Parking, 50.0, Some(70.0)), // matched: delay 40, ends 20 s early
+            ep(ViolationType::Parking, 75.0, Some(100.0)), // the same bike's case split in two: false alarm
+            ep(ViolationType::Vending, 30.0, Some(40.0)),  // wrong type: false alarm
         ];
         let s = score_clip(&c, &eps);
         assert_eq!(s.matched.len(), 1);
@@ -449,25 +451,32 @@ mod tests {
         assert_eq!(s.missed.len(), 1, "the smoke was not alerted");
         assert_eq!(s.false_alarms.len(), 2);
         let clean = clip(vec![]);
-        let sc = score_clip(&clean, &[ep("smoke", 3.0, Some(9.0))]);
+        let sc = score_clip(&clean, &[ep(ViolationType::Smoke, 3.0, Some(9.0))]);
         let sum = summarise(&[s, sc], &[&c, &clean]);
         assert_eq!(sum.alerts_on_clean_clips, 1);
         let parking = sum
             .types
             .iter()
-            .find(|t| t.event_type == "parking")
+            .find(|t| t.event_type == ViolationType::Parking)
             .unwrap();
         assert_eq!((parking.precision, parking.recall), (0.5, 1.0));
-        let smoke = sum.types.iter().find(|t| t.event_type == "smoke").unwrap();
+        let smoke = sum
+            .types
+            .iter()
+            .find(|t| t.event_type == ViolationType::Smoke)
+            .unwrap();
         assert_eq!((smoke.precision, smoke.recall), (0.0, 0.0));
     }
 
     #[test]
     fn an_episode_before_the_event_or_long_after_it_does_not_match() {
-        let c = clip(vec![ev("parking", 50.0, Some(60.0))]);
+        let c = clip(vec![ev(ViolationType::Parking, 50.0, Some(60.0))]);
         let s = score_clip(
             &c,
-            &[ep("parking", 10.0, Some(20.0)), ep("parking", 80.0, None)],
+            &[
+                ep(ViolationType::Parking, 10.0, Some(20.0)),
+                ep(ViolationType::Parking, 80.0, None),
+            ],
         );
         assert!(s.matched.is_empty());
         assert_eq!(s.false_alarms.len(), 2);

@@ -110,7 +110,7 @@ fn corrupt_model_with_matching_checksum_fails_in_onnx_runtime() {
     let dir = tempfile::tempdir().unwrap();
     let mut bytes = real_model();
     bytes.truncate(bytes.len() / 2);
-    let sha = streetwatch::model::sha256_bytes(&bytes);
+    let sha = streetwatch::digest::sha256_bytes(&bytes);
     let m = streetwatch::model::Manifest::load(&common::manifest("nanodet")).unwrap();
     let manifest = custom_model(dir.path(), &[(&m.sha256, &sha)], Some(&bytes));
     let (ok, err) = detect_with(&manifest, dir.path(), dir.path());
@@ -124,7 +124,7 @@ fn corrupt_model_with_matching_checksum_fails_in_onnx_runtime() {
 #[test]
 fn model_inputs_that_do_not_match_the_manifest() {
     let bytes = real_model();
-    let sha = streetwatch::model::sha256_bytes(&bytes);
+    let sha = streetwatch::digest::sha256_bytes(&bytes);
     let m = streetwatch::model::Manifest::load(&common::manifest("nanodet")).unwrap();
     for (edit, expect) in [
         (

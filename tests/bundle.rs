@@ -95,7 +95,7 @@ fn bundle_verifies_and_every_flipped_byte_is_named() {
     assert!(m.complete && m.episodes == 1 && m.alerts >= 2, "{m:?}");
     assert_eq!(
         m.source.as_ref().unwrap().sha256,
-        streetwatch::model::sha256_file(&common::sample("vtest.avi")).unwrap()
+        streetwatch::digest::sha256_file(&common::sample("vtest.avi")).unwrap()
     );
     for f in &all {
         let p = b.join(f);

@@ -248,7 +248,7 @@ fn two_rtsp_cameras_deliver_alerts_and_health() {
     );
     assert!(http_get(&metrics_addr, "/healthz").contains("ok"));
     for l in body.lines().filter(|l| {
-        l.starts_with("streetwatch_lag_ms")
+        l.starts_with("streetwatch_lag_seconds")
             || l.starts_with("streetwatch_analysed_fps")
             || l.starts_with("streetwatch_frames_dropped")
     }) {

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use common::{bin, run};
 use streetwatch::alert::Alert;
 use streetwatch::rules::Phase;
+use streetwatch::violation::{Subtype, ViolationType};
 
 #[derive(serde::Deserialize)]
 struct Expected {
@@ -26,8 +27,8 @@ struct Clip {
 #[derive(serde::Deserialize, Debug)]
 struct Episode {
     #[serde(rename = "type")]
-    event_type: String,
-    subtype: String,
+    event_type: ViolationType,
+    subtype: Subtype,
     zone: String,
     start_s: f64,
     end_s: f64,

@@ -11,6 +11,7 @@ use opencv::prelude::*;
 use opencv::videoio::VideoWriter;
 use streetwatch::alert::Alert;
 use streetwatch::source::VideoFile;
+use streetwatch::violation::ViolationType;
 
 /// Deterministic pseudo-random numbers (xorshift).
 struct Rng(u64);
@@ -139,7 +140,10 @@ fn synthetic_plume_raises_smoke_and_brief_puffs_do_not() {
     let plume = base.join("plume.avi");
     render(&plume, 30.0, 4.0, 30.0);
     let alerts = replay(&plume, &dir.path().join("plume-out"));
-    let smoke: Vec<&Alert> = alerts.iter().filter(|a| a.event_type == "smoke").collect();
+    let smoke: Vec<&Alert> = alerts
+        .iter()
+        .filter(|a| a.event_type == ViolationType::Smoke)
+        .collect();
     let summary: Vec<String> = alerts.iter().map(|a| a.summary()).collect();
     assert!(!smoke.is_empty(), "no smoke alert: {summary:#?}");
     assert!(smoke.iter().all(|a| a.zone == "lawn"), "{summary:#?}");
@@ -165,7 +169,7 @@ fn synthetic_plume_raises_smoke_and_brief_puffs_do_not() {
     render(&puff, 20.0, 4.0, 6.0);
     let alerts = replay(&puff, &dir.path().join("puff-out"));
     assert!(
-        alerts.iter().all(|a| a.event_type != "smoke"),
+        alerts.iter().all(|a| a.event_type != ViolationType::Smoke),
         "{:#?}",
         alerts.iter().map(|a| a.summary()).collect::<Vec<_>>()
     );

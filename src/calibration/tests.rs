@@ -41,7 +41,10 @@ fn good_file_parses_with_ground_and_schedule() {
     let c = Calibration::parse(Path::new("cal.toml"), GOOD).unwrap();
     assert_eq!(c.zones.len(), 1);
     let z = &c.zones[0];
-    assert_eq!((z.dwell_seconds, z.zone_type), (5.0, ZoneType::NoVending));
+    assert_eq!(
+        (z.vending().map(|v| v.dwell_seconds), z.zone_type()),
+        (Some(5.0), ZoneType::NoVending)
+    );
     assert_eq!(
         crate::time::format_rfc3339(0.0, &c.time_zone),
         "1970-01-01T08:00:00.000+08:00"
@@ -52,7 +55,10 @@ fn good_file_parses_with_ground_and_schedule() {
     assert!((z.ground.as_ref().unwrap().area() - 48.0).abs() < 0.01);
     assert_eq!(z.schedule.active.len(), 1);
     assert_eq!(
-        c.dispatch.lookup("vending", "mobile_vendor").unwrap().code,
+        c.dispatch
+            .lookup(crate::violation::Subtype::MobileVendor)
+            .unwrap()
+            .code,
         "0101"
     );
 }
@@ -201,7 +207,13 @@ fn dispatch_overrides_and_unknown_class() {
         "[dispatch]\nsmoke = { code = \"S-1\", name = \"油烟\" }\n\n[[zones]]",
     );
     let c = Calibration::parse(Path::new("cal.toml"), &text).unwrap();
-    assert_eq!(c.dispatch.lookup("smoke", "barbecue").unwrap().code, "S-1");
+    assert_eq!(
+        c.dispatch
+            .lookup(crate::violation::Subtype::Barbecue)
+            .unwrap()
+            .code,
+        "S-1"
+    );
     let bad = GOOD.replace(
         "[[zones]]",
         "[dispatch]\nsmok = { code = \"S-1\", name = \"x\" }\n\n[[zones]]",

@@ -9,23 +9,13 @@ use std::time::{Duration, Instant};
 
 use opencv::core::Mat;
 use ort::value::TensorRef;
-use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::geometry::BBox;
 use crate::model::{LoadedModel, Manifest, RuntimeOptions};
 
+pub use crate::detection::Detection;
 pub use decode::{Candidate, OutputPlan, RawTensor};
 pub use preprocess::{Preprocessor, Transform};
-
-/// One detection in frame pixels.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Detection {
-    pub class_id: usize,
-    pub class: String,
-    pub score: f32,
-    pub bbox: BBox,
-}
 
 /// Time spent per stage for one frame.
 #[derive(Debug, Clone, Copy, Default)]
@@ -242,6 +232,7 @@ impl Agreement {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::geometry::BBox;
 
     fn d(class_id: usize, x: f32) -> Detection {
         Detection {

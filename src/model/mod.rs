@@ -5,8 +5,8 @@ pub mod manifest;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use crate::digest::sha256_file;
 use ort::session::{builder::GraphOptimizationLevel, Session};
-use sha2::{Digest, Sha256};
 
 pub use manifest::{Family, Manifest};
 
@@ -123,29 +123,6 @@ pub fn locate_model(manifest: &Manifest) -> Result<(PathBuf, String)> {
         });
     }
     Ok((path, actual))
-}
-
-pub fn sha256_file(path: &Path) -> Result<String> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex(&h.finalize()))
-}
-
-pub fn sha256_bytes(data: &[u8]) -> String {
-    hex(&Sha256::digest(data))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// How to run a model.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::Observation;
+use super::{Observation, ViolationType};
 use crate::calibration::Zone;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -53,8 +53,8 @@ pub const PENDING_GAP: f64 = 3.0;
 
 #[derive(Debug, Default)]
 pub struct Episodes {
-    states: BTreeMap<(usize, &'static str), State>,
-    cooldown_until: BTreeMap<(usize, &'static str), f64>,
+    states: BTreeMap<(usize, ViolationType), State>,
+    cooldown_until: BTreeMap<(usize, ViolationType), f64>,
     next_episode: u64,
 }
 

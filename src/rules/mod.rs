@@ -2,21 +2,20 @@
 //! the episode lifecycle that turns observations into start/update/end events. Pure: plain
 //! values and the media time in, plain values out.
 
-pub mod dispatch;
 pub mod lifecycle;
 pub mod parking;
-pub mod schedule;
 pub mod smoke;
 pub mod vending;
 
 use serde::{Deserialize, Serialize};
 
 use crate::calibration::{Calibration, Zone, ZoneType};
-use crate::detect::Detection;
+use crate::detection::Detection;
 use crate::geometry::{BBox, Polygon};
 use crate::time::LocalTime;
 use crate::track::Track;
 
+pub use crate::violation::{Subtype, ViolationType};
 pub use lifecycle::{Episodes, LifecycleEvent, Phase};
 
 /// Static foreground found in one zone (regions that became occupied and stay occupied).
@@ -108,8 +107,8 @@ pub struct Measures {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observation {
     pub zone: usize,
-    pub event_type: &'static str,
-    pub subtype: &'static str,
+    pub event_type: ViolationType,
+    pub subtype: Subtype,
     pub confidence: f32,
     pub tracks: Vec<TrackRef>,
     /// Boxes of regions that are not tracks (static foreground, smoke).
@@ -140,7 +139,7 @@ pub fn observe(cal: &Calibration, scene: &Scene) -> Vec<Observation> {
         if !enforced(zone, scene) {
             continue;
         }
-        let obs = match zone.zone_type {
+        let obs = match zone.zone_type() {
             ZoneType::NoVending | ZoneType::Storefront => vending::observe(zi, zone, cal, scene),
             ZoneType::NoParking | ZoneType::BikeParking | ZoneType::Walkway => {
                 parking::observe(zi, zone, cal, scene)

@@ -3,8 +3,8 @@
 //! `bike_parking` area over capacity or in disorder (bikes outside its stalls, or a spread of
 //! orientations); a `walkway` whose clear width on the ground falls below its minimum.
 
-use super::{tracks_in, Measures, Observation, Scene, TrackRef};
-use crate::calibration::{Calibration, Zone, ZoneType};
+use super::{tracks_in, Measures, Observation, Scene, Subtype, TrackRef, ViolationType};
+use crate::calibration::{Calibration, Zone, ZoneRules};
 use crate::geometry::{clear_width, BBox, Point, Polygon};
 use crate::track::Track;
 
@@ -36,8 +36,11 @@ pub fn orientation_spread(tracks: &[&Track]) -> f64 {
 }
 
 pub fn observe(zi: usize, zone: &Zone, cal: &Calibration, scene: &Scene) -> Vec<Observation> {
+    let Some(p) = zone.parked() else {
+        return Vec::new();
+    };
     let parked: Vec<&Track> = tracks_in(zone, scene, &zone.classes)
-        .filter(|t| t.still_for(scene.t) >= zone.parked_seconds)
+        .filter(|t| t.still_for(scene.t) >= p.parked_seconds)
         .collect();
     if parked.is_empty() {
         return Vec::new();
@@ -45,9 +48,9 @@ pub fn observe(zi: usize, zone: &Zone, cal: &Calibration, scene: &Scene) -> Vec<
     let refs =
         |ts: &[&Track]| -> Vec<TrackRef> { ts.iter().map(|t| TrackRef::of(t, scene.t)).collect() };
     let confidence = parked.iter().map(|t| t.score).sum::<f32>() / parked.len() as f32;
-    let obs = |subtype: &'static str, tracks: Vec<TrackRef>, measures: Measures| Observation {
+    let obs = |subtype: Subtype, tracks: Vec<TrackRef>, measures: Measures| Observation {
         zone: zi,
-        event_type: "parking",
+        event_type: ViolationType::Parking,
         subtype,
         confidence,
         tracks,
@@ -55,34 +58,33 @@ pub fn observe(zi: usize, zone: &Zone, cal: &Calibration, scene: &Scene) -> Vec<
         measures,
     };
     let count = parked.len() as u32;
-    match zone.zone_type {
-        ZoneType::NoParking => vec![obs(
-            "no_parking_zone",
+    match &zone.rules {
+        ZoneRules::NoParking(_) => vec![obs(
+            Subtype::NoParkingZone,
             refs(&parked),
             Measures {
                 count,
                 ..Default::default()
             },
         )],
-        ZoneType::BikeParking => {
-            if let Some(cap) = zone.capacity.filter(|&c| count > c) {
+        ZoneRules::BikeParking(b) => {
+            if let Some(cap) = b.capacity.filter(|&c| count > c) {
                 let m = Measures {
                     count,
                     capacity: Some(cap),
                     ..Default::default()
                 };
-                return vec![obs("over_capacity", refs(&parked), m)];
+                return vec![obs(Subtype::OverCapacity, refs(&parked), m)];
             }
             let outside: Vec<&Track> = parked
                 .iter()
                 .copied()
                 .filter(|t| {
-                    !zone.stalls.is_empty()
-                        && !zone.stalls.iter().any(|s| s.contains(t.bbox.foot()))
+                    !b.stalls.is_empty() && !b.stalls.iter().any(|s| s.contains(t.bbox.foot()))
                 })
                 .collect();
             let spread = orientation_spread(&parked);
-            let disordered = zone.max_orientation_spread.is_some_and(|max| spread > max);
+            let disordered = b.max_orientation_spread.is_some_and(|max| spread > max);
             if !outside.is_empty() || disordered {
                 let involved = if outside.is_empty() {
                     parked.clone()
@@ -91,18 +93,19 @@ pub fn observe(zi: usize, zone: &Zone, cal: &Calibration, scene: &Scene) -> Vec<
                 };
                 let m = Measures {
                     count: involved.len() as u32,
-                    capacity: zone.capacity,
+                    capacity: b.capacity,
                     orientation_spread: Some((spread * 1000.0).round() / 1000.0),
                     ..Default::default()
                 };
-                return vec![obs("disorder", refs(&involved), m)];
+                return vec![obs(Subtype::Disorder, refs(&involved), m)];
             }
             Vec::new()
         }
-        ZoneType::Walkway => {
-            let (Some(walk), Some(min)) = (zone.ground.as_ref(), zone.min_clear_width_m) else {
+        ZoneRules::Walkway(w) => {
+            let Some(walk) = zone.ground.as_ref() else {
                 return Vec::new();
             };
+            let min = w.min_clear_width_m;
             let feet: Vec<Polygon> = parked
                 .iter()
                 .filter_map(|t| footprint(&t.bbox, cal))
@@ -115,7 +118,7 @@ pub fn observe(zi: usize, zone: &Zone, cal: &Calibration, scene: &Scene) -> Vec<
                         min_clear_width_m: Some(min),
                         ..Default::default()
                     };
-                    vec![obs("walkway_blocked", refs(&parked), m)]
+                    vec![obs(Subtype::WalkwayBlocked, refs(&parked), m)]
                 }
                 _ => Vec::new(),
             }

@@ -3,7 +3,7 @@
 //! fused with an optional ONNX smoke model. Persistence is the episode's confirmation time, so
 //! brief puffs (steam, exhaust) do not raise an alert.
 
-use super::{Measures, Observation, Scene};
+use super::{Measures, Observation, Scene, Subtype, ViolationType};
 use crate::calibration::Zone;
 
 /// Smoke-like pixels must cover at least this fraction of the zone.
@@ -36,8 +36,8 @@ pub fn observe(zi: usize, zone: &Zone, scene: &Scene) -> Vec<Observation> {
     }
     vec![Observation {
         zone: zi,
-        event_type: "smoke",
-        subtype: "barbecue",
+        event_type: ViolationType::Smoke,
+        subtype: Subtype::Barbecue,
         confidence,
         tracks: Vec::new(),
         regions,

@@ -83,6 +83,31 @@ fn storefront_goods_and_person_only_subtypes() {
     assert_eq!(summary(&person_only)[0], "start vending/person_occupation");
 }
 
+/// A road cone the detector calls a person (0.5 m tall on the ground) stands in the zone all
+/// along; a vendor sitting on a stool (1.1 m) and one standing (1.7 m) are people. Boxes cut by
+/// the frame's bottom edge are not judged.
+#[test]
+fn people_too_short_on_the_ground_are_not_people() {
+    let cal = calibration(VENDING_ZONE);
+    let cone = run(&cal, 60.0, None, |_| {
+        Step::dets(vec![det("person", 400.0, 500.0, 30.0, 50.0, 0.45)])
+    });
+    assert!(cone.is_empty(), "{:?}", summary(&cone));
+    let seated = run(&cal, 40.0, None, |_| {
+        Step::dets(vec![det("person", 400.0, 500.0, 50.0, 110.0, 0.7)])
+    });
+    assert_eq!(summary(&seated)[0], "start vending/person_occupation");
+    let low =
+        calibration(&VENDING_ZONE.replace("[900, 700], [100, 700]", "[900, 800], [100, 800]"));
+    let cut = run(&low, 40.0, None, |_| {
+        Step::dets(vec![det("person", 400.0, 799.5, 40.0, 50.0, 0.7)])
+    });
+    assert!(
+        !cut.is_empty(),
+        "a box cut by the frame's edge is not judged"
+    );
+}
+
 #[test]
 fn static_foreground_counts_as_goods_with_area_in_square_metres() {
     let cal = calibration(VENDING_ZONE);
@@ -381,7 +406,7 @@ fn persistent_rising_smoke_fires_brief_puffs_do_not() {
 fn smoke_model_alone_and_fused_with_the_cue() {
     let cal = calibration(SMOKE_ZONE);
     let plume = || {
-        vec![crate::detect::Detection {
+        vec![crate::detection::Detection {
             class_id: 0,
             class: "smoke".into(),
             score: 0.6,

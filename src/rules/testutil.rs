@@ -3,7 +3,7 @@
 
 use super::{observe, Episodes, LifecycleEvent, Scene, SmokeMeasure, StaticRegions};
 use crate::calibration::Calibration;
-use crate::detect::Detection;
+use crate::detection::Detection;
 use crate::geometry::BBox;
 use crate::time::LocalTime;
 use crate::track::{Tracker, TrackerConfig};

@@ -7,24 +7,33 @@
 //! `person_occupation` (people staying without any stall cue: loitering or a stall the detector
 //! cannot see).
 
-use super::{tracks_in, Measures, Observation, Scene, TrackRef};
+use super::{tracks_in, Measures, Observation, Scene, Subtype, TrackRef, ViolationType};
 use crate::calibration::{Calibration, Zone, ZoneType};
+use crate::track::Track;
 
 /// Static regions smaller than this fraction of the zone are noise.
 const MIN_STATIC_FRACTION: f32 = 0.03;
 
+/// With a ground plane, people who stand less than this tall on it are not people: a road cone
+/// or a bollard the detector calls a person (vtest's cone measures 0.5 m, at scores up to 0.5).
+/// A vendor sitting on a stool or crouching over goods measures 0.9-1.3 m.
+pub const MIN_PERSON_HEIGHT_M: f32 = 0.75;
+
 pub fn observe(zi: usize, zone: &Zone, cal: &Calibration, scene: &Scene) -> Vec<Observation> {
+    let Some(v) = zone.vending() else {
+        return Vec::new();
+    };
     let people: Vec<TrackRef> = tracks_in(zone, scene, &zone.classes)
-        .filter(|t| t.still_for(scene.t) >= zone.dwell_seconds)
+        .filter(|t| t.still_for(scene.t) >= v.dwell_seconds && tall_enough(t, cal))
         .map(|t| TrackRef::of(t, scene.t))
         .collect();
-    let stalls: Vec<TrackRef> = tracks_in(zone, scene, &zone.stall_classes)
-        .filter(|t| t.still_for(scene.t) >= zone.dwell_seconds.min(10.0))
+    let stalls: Vec<TrackRef> = tracks_in(zone, scene, &v.stall_classes)
+        .filter(|t| t.still_for(scene.t) >= v.dwell_seconds.min(10.0))
         .map(|t| TrackRef::of(t, scene.t))
         .collect();
     let zone_px = zone.polygon.area().max(1.0);
     let statics = scene.static_regions.iter().filter(|s| {
-        zone.static_foreground && s.zone == zi && s.area_px / zone_px >= MIN_STATIC_FRACTION
+        v.static_foreground && s.zone == zi && s.area_px / zone_px >= MIN_STATIC_FRACTION
     });
     let mut regions = Vec::new();
     let mut area_px = 0.0f64;
@@ -45,10 +54,10 @@ pub fn observe(zi: usize, zone: &Zone, cal: &Calibration, scene: &Scene) -> Vec<
     let has_goods = !stalls.is_empty() || area_px > 0.0;
     let subtype = match (people.is_empty(), has_goods) {
         (true, false) => return Vec::new(),
-        (false, true) if zone.zone_type == ZoneType::Storefront => "out_of_store",
-        (false, true) => "mobile_vendor",
-        (true, true) => "piled_goods",
-        (false, false) => "person_occupation",
+        (false, true) if zone.zone_type() == ZoneType::Storefront => Subtype::OutOfStore,
+        (false, true) => Subtype::MobileVendor,
+        (true, true) => Subtype::PiledGoods,
+        (false, false) => Subtype::PersonOccupation,
     };
     let scores: Vec<f32> = people.iter().chain(&stalls).map(|t| t.score).collect();
     let confidence = if scores.is_empty() {
@@ -67,13 +76,28 @@ pub fn observe(zi: usize, zone: &Zone, cal: &Calibration, scene: &Scene) -> Vec<
     tracks.extend(stalls);
     vec![Observation {
         zone: zi,
-        event_type: "vending",
+        event_type: ViolationType::Vending,
         subtype,
         confidence,
         tracks,
         regions,
         measures,
     }]
+}
+
+/// Whether a person track stands tall enough on the ground plane to be a person. A box cut by
+/// the frame's top or bottom edge shows only part of one and is not judged; neither is anything
+/// without a ground plane.
+fn tall_enough(t: &Track, cal: &Calibration) -> bool {
+    let Some(g) = &cal.ground else {
+        return true;
+    };
+    if t.bbox.y1 <= 1.0 || t.bbox.y2 >= cal.frame_height as f32 - 1.0 {
+        return true;
+    }
+    g.homography
+        .upright_height_m(&t.bbox)
+        .is_none_or(|h| h >= MIN_PERSON_HEIGHT_M)
 }
 
 fn bounding(p: &crate::geometry::Polygon) -> crate::geometry::BBox {

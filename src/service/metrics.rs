@@ -1,18 +1,34 @@
 //! Per-camera metrics, the Prometheus endpoint (`/metrics`, `/healthz`) and the health message.
+//!
+//! The exposition is OpenMetrics text written by `prometheus-client`, in base units (seconds),
+//! every series present from the start. The endpoint is an axum router served connection by
+//! connection with hyper: at most `MAX_CONNECTIONS` at once (further ones wait in the kernel's
+//! backlog, they cannot exhaust the service's file descriptors), each closed after
+//! `CONNECTION_SECONDS`, and an accept error is logged and waited out, not spun on.
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
 
 use super::capture::Slot;
 use super::mqtt::MqttStats;
-use crate::config::ServiceConfig;
 use crate::outbox::Outbox;
 
-/// Inference latency histogram buckets, milliseconds.
-const BUCKETS: &[f64] = &[5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 640.0];
+/// Inference latency histogram buckets, seconds.
+const BUCKETS: [f64; 8] = [0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64];
+
+/// Connections the metrics endpoint serves at once.
+pub const MAX_CONNECTIONS: usize = 32;
+/// Seconds a metrics connection may stay open (a slow or idle client is cut off).
+pub const CONNECTION_SECONDS: u64 = 10;
 
 /// Capture-to-decision lag over the whole run, in constant memory: a 1 ms histogram (0..5 s,
 /// then one overflow bucket) and the 99th percentile of each finished minute (the last hour).
@@ -109,17 +125,116 @@ struct Cam {
     analysed: u64,
     record: LagRecord,
     lags: VecDeque<(std::time::Instant, f64)>,
-    inference_hist: Vec<u64>,
     inference_sum: f64,
+}
+
+/// The label of every per-camera series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CameraLabel {
+    camera: String,
+}
+
+/// The registered series. Counters and gauges owned elsewhere (capture slots, outbox, MQTT) are
+/// copied in when scraped; frames and inference times are recorded as they happen.
+struct Exposition {
+    registry: Registry,
+    analysed: Family<CameraLabel, Counter>,
+    dropped: Family<CameraLabel, Counter>,
+    reconnects: Family<CameraLabel, Counter>,
+    online: Family<CameraLabel, Gauge>,
+    lag: Family<CameraLabel, Gauge<f64, AtomicU64>>,
+    fps: Family<CameraLabel, Gauge<f64, AtomicU64>>,
+    inference: Family<CameraLabel, Histogram>,
+    outbox_depth: Gauge,
+    outbox_dropped: Counter,
+    mqtt_connected: Gauge,
+}
+
+fn inference_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
+}
+
+impl Exposition {
+    fn new() -> Exposition {
+        let mut registry = Registry::with_prefix("streetwatch");
+        let e = Exposition {
+            registry: Registry::default(),
+            analysed: Family::default(),
+            dropped: Family::default(),
+            reconnects: Family::default(),
+            online: Family::default(),
+            lag: Family::default(),
+            fps: Family::default(),
+            inference: Family::new_with_constructor(inference_histogram),
+            outbox_depth: Gauge::default(),
+            outbox_dropped: Counter::default(),
+            mqtt_connected: Gauge::default(),
+        };
+        registry.register(
+            "frames_analysed",
+            "Frames analysed per camera",
+            e.analysed.clone(),
+        );
+        registry.register(
+            "frames_dropped",
+            "Frames replaced in the camera's mailbox before analysis",
+            e.dropped.clone(),
+        );
+        registry.register(
+            "reconnects",
+            "Stream reconnect attempts",
+            e.reconnects.clone(),
+        );
+        registry.register(
+            "camera_online",
+            "1 when the camera streams",
+            e.online.clone(),
+        );
+        registry.register_with_unit(
+            "lag",
+            "Capture-to-decision lag, median over the last 30 s",
+            Unit::Seconds,
+            e.lag.clone(),
+        );
+        registry.register(
+            "analysed_fps",
+            "Analysed frames per second over the last 30 s",
+            e.fps.clone(),
+        );
+        registry.register_with_unit(
+            "inference",
+            "Inference time per analysed frame",
+            Unit::Seconds,
+            e.inference.clone(),
+        );
+        registry.register(
+            "outbox_depth",
+            "Alerts not yet acknowledged by the broker",
+            e.outbox_depth.clone(),
+        );
+        registry.register(
+            "outbox_dropped",
+            "Alerts dropped because the outbox was full",
+            e.outbox_dropped.clone(),
+        );
+        registry.register(
+            "mqtt_connected",
+            "1 when connected to the broker",
+            e.mqtt_connected.clone(),
+        );
+        Exposition { registry, ..e }
+    }
 }
 
 pub struct Metrics {
     started: std::time::Instant,
     cameras: Vec<String>,
+    labels: Vec<CameraLabel>,
     cams: Mutex<Vec<Cam>>,
     outbox: Arc<Outbox>,
     mqtt: Arc<MqttStats>,
-    slots: Mutex<Vec<Arc<Slot>>>,
+    slots: Vec<Arc<Slot>>,
+    exposition: Exposition,
 }
 
 fn quantile(v: &mut [f64], q: f64) -> f64 {
@@ -131,22 +246,37 @@ fn quantile(v: &mut [f64], q: f64) -> f64 {
 }
 
 impl Metrics {
-    pub fn new(cfg: &ServiceConfig, outbox: Arc<Outbox>, mqtt: Arc<MqttStats>) -> Metrics {
+    /// Metrics of the cameras `cameras` (ids), whose capture slots are `slots` (in order).
+    pub fn new(
+        cameras: Vec<String>,
+        slots: Vec<Arc<Slot>>,
+        outbox: Arc<Outbox>,
+        mqtt: Arc<MqttStats>,
+    ) -> Metrics {
+        let labels: Vec<CameraLabel> = cameras
+            .iter()
+            .map(|c| CameraLabel { camera: c.clone() })
+            .collect();
+        let exposition = Exposition::new();
+        // Every series from the start, not from a camera's first frame.
+        for l in &labels {
+            let _ = exposition.analysed.get_or_create(l);
+            let _ = exposition.dropped.get_or_create(l);
+            let _ = exposition.reconnects.get_or_create(l);
+            let _ = exposition.online.get_or_create(l);
+            let _ = exposition.lag.get_or_create(l);
+            let _ = exposition.fps.get_or_create(l);
+            let _ = exposition.inference.get_or_create(l);
+        }
         Metrics {
             started: std::time::Instant::now(),
-            cameras: cfg.cameras.iter().map(|c| c.id.clone()).collect(),
-            cams: Mutex::new(
-                cfg.cameras
-                    .iter()
-                    .map(|_| Cam {
-                        inference_hist: vec![0; BUCKETS.len() + 1],
-                        ..Default::default()
-                    })
-                    .collect(),
-            ),
+            cams: Mutex::new(cameras.iter().map(|_| Cam::default()).collect()),
+            cameras,
+            labels,
             outbox,
             mqtt,
-            slots: Mutex::new(Vec::new()),
+            slots,
+            exposition,
         }
     }
 
@@ -165,32 +295,37 @@ impl Metrics {
         {
             c.lags.pop_front();
         }
-        let b = BUCKETS
-            .iter()
-            .position(|&b| inference_ms <= b)
-            .unwrap_or(BUCKETS.len());
-        c.inference_hist[b] += 1;
         c.inference_sum += inference_ms;
+        let l = &self.labels[cam];
+        self.exposition.analysed.get_or_create(l).inc();
+        self.exposition
+            .inference
+            .get_or_create(l)
+            .observe(inference_ms / 1000.0);
+    }
+
+    /// Analysed frames per second over the last 30 s (0 before half a second of them).
+    fn recent_fps(c: &Cam) -> f64 {
+        let span = c
+            .lags
+            .front()
+            .map(|(t, _)| t.elapsed().as_secs_f64())
+            .unwrap_or(0.0);
+        if span > 0.5 {
+            c.lags.len() as f64 / span
+        } else {
+            0.0
+        }
     }
 
     /// Health message: per camera, analysed fps and lag over the last 30 s, drops, reconnects.
-    pub fn health_json(&self, slots: &[Arc<Slot>]) -> String {
-        *self.slots.lock().unwrap_or_else(|p| p.into_inner()) = slots.to_vec();
+    pub fn health_json(&self) -> String {
         let cams = self.cams.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = Vec::new();
         for (i, c) in cams.iter().enumerate() {
             let mut lags: Vec<f64> = c.lags.iter().map(|l| l.1).collect();
-            let span = c
-                .lags
-                .front()
-                .map(|(t, _)| t.elapsed().as_secs_f64())
-                .unwrap_or(0.0);
-            let fps = if span > 0.5 {
-                lags.len() as f64 / span
-            } else {
-                0.0
-            };
-            let s = &slots[i];
+            let fps = Self::recent_fps(c);
+            let s = &self.slots[i];
             out.push(serde_json::json!({
                 "camera": self.cameras[i],
                 "online": s.online.load(Ordering::Relaxed),
@@ -209,14 +344,14 @@ impl Metrics {
     /// Figures for the whole run so far (`streetwatch run --stats FILE` writes them at
     /// shutdown): per camera, analysed frames/s, lag p50/p99/max and p99 per minute, captured and
     /// dropped frames, reconnects.
-    pub fn run_stats_json(&self, slots: &[Arc<Slot>]) -> serde_json::Value {
+    pub fn run_stats_json(&self) -> serde_json::Value {
         let cams = self.cams.lock().unwrap_or_else(|p| p.into_inner());
         let secs = self.started.elapsed().as_secs_f64().max(1e-9);
         let cameras: Vec<serde_json::Value> = cams
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let s = slots.get(i);
+                let s = self.slots.get(i);
                 let load = |f: fn(&Slot) -> u64| s.map(|s| f(s)).unwrap_or(0);
                 serde_json::json!({
                     "camera": self.cameras[i],
@@ -238,161 +373,232 @@ impl Metrics {
         serde_json::json!({"seconds": secs, "cameras": cameras})
     }
 
-    /// Prometheus text format.
+    /// The exposition (OpenMetrics text), with the figures owned elsewhere copied in now.
     pub fn render(&self) -> String {
-        let cams = self.cams.lock().unwrap_or_else(|p| p.into_inner());
-        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let mut s = String::new();
-        let mut line = |name: &str, help: &str, kind: &str, values: Vec<(String, f64)>| {
-            s.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-            for (labels, v) in values {
-                s.push_str(&format!("{name}{labels} {v}\n"));
-            }
-        };
-        let per = |f: &dyn Fn(usize) -> f64| -> Vec<(String, f64)> {
-            (0..self.cameras.len())
-                .map(|i| (format!("{{camera=\"{}\"}}", self.cameras[i]), f(i)))
-                .collect()
-        };
-        line(
-            "streetwatch_frames_analysed_total",
-            "Frames analysed per camera",
-            "counter",
-            per(&|i| cams[i].analysed as f64),
-        );
-        line(
-            "streetwatch_lag_ms",
-            "Capture-to-decision lag, median over 30 s",
-            "gauge",
-            per(&|i| {
-                let mut l: Vec<f64> = cams[i].lags.iter().map(|x| x.1).collect();
-                quantile(&mut l, 0.5)
-            }),
-        );
-        line(
-            "streetwatch_analysed_fps",
-            "Analysed frames per second over 30 s",
-            "gauge",
-            per(&|i| {
-                let span = cams[i]
-                    .lags
-                    .front()
-                    .map(|(t, _)| t.elapsed().as_secs_f64())
-                    .unwrap_or(0.0);
-                if span > 0.5 {
-                    cams[i].lags.len() as f64 / span
-                } else {
-                    0.0
+        let e = &self.exposition;
+        {
+            let cams = self.cams.lock().unwrap_or_else(|p| p.into_inner());
+            for (i, c) in cams.iter().enumerate() {
+                let l = &self.labels[i];
+                let mut lags: Vec<f64> = c.lags.iter().map(|x| x.1).collect();
+                e.lag
+                    .get_or_create(l)
+                    .set(quantile(&mut lags, 0.5) / 1000.0);
+                e.fps.get_or_create(l).set(Self::recent_fps(c));
+                if let Some(s) = self.slots.get(i) {
+                    let copy = |f: &Family<CameraLabel, Counter>,
+                                v: &std::sync::atomic::AtomicU64| {
+                        f.get_or_create(l)
+                            .inner()
+                            .store(v.load(Ordering::Relaxed), Ordering::Relaxed)
+                    };
+                    copy(&e.dropped, &s.dropped);
+                    copy(&e.reconnects, &s.reconnects);
+                    e.online
+                        .get_or_create(l)
+                        .set(s.online.load(Ordering::Relaxed) as i64);
                 }
-            }),
-        );
-        if slots.len() == self.cameras.len() {
-            line(
-                "streetwatch_frames_dropped_total",
-                "Frames replaced in the mailbox before analysis",
-                "counter",
-                per(&|i| slots[i].dropped.load(Ordering::Relaxed) as f64),
-            );
-            line(
-                "streetwatch_reconnects_total",
-                "Stream reconnect attempts",
-                "counter",
-                per(&|i| slots[i].reconnects.load(Ordering::Relaxed) as f64),
-            );
-            line(
-                "streetwatch_camera_online",
-                "1 when the camera streams",
-                "gauge",
-                per(&|i| {
-                    if slots[i].online.load(Ordering::Relaxed) {
-                        1.0
-                    } else {
-                        0.0
-                    }
-                }),
-            );
-        }
-        let mut hist = String::from("# HELP streetwatch_inference_ms Inference latency\n# TYPE streetwatch_inference_ms histogram\n");
-        for (i, c) in cams.iter().enumerate() {
-            let mut cum = 0;
-            for (b, le) in BUCKETS.iter().enumerate() {
-                cum += c.inference_hist[b];
-                hist.push_str(&format!(
-                    "streetwatch_inference_ms_bucket{{camera=\"{}\",le=\"{le}\"}} {cum}\n",
-                    self.cameras[i]
-                ));
             }
-            cum += c.inference_hist[BUCKETS.len()];
-            hist.push_str(&format!(
-                "streetwatch_inference_ms_bucket{{camera=\"{}\",le=\"+Inf\"}} {cum}\n",
-                self.cameras[i]
-            ));
-            hist.push_str(&format!(
-                "streetwatch_inference_ms_sum{{camera=\"{}\"}} {}\n",
-                self.cameras[i], c.inference_sum
-            ));
-            hist.push_str(&format!(
-                "streetwatch_inference_ms_count{{camera=\"{}\"}} {}\n",
-                self.cameras[i], c.analysed
-            ));
         }
-        s.push_str(&hist);
-        s.push_str(&format!(
-            "# HELP streetwatch_outbox_depth Alerts not yet acknowledged by the broker\n# TYPE streetwatch_outbox_depth gauge\nstreetwatch_outbox_depth {}\n",
-            self.outbox.depth()
-        ));
-        s.push_str(&format!(
-            "# HELP streetwatch_outbox_dropped_total Alerts dropped because the outbox was full\n# TYPE streetwatch_outbox_dropped_total counter\nstreetwatch_outbox_dropped_total {}\n",
-            self.outbox.dropped.load(Ordering::Relaxed)
-        ));
-        s.push_str(&format!(
-            "# HELP streetwatch_mqtt_connected 1 when connected to the broker\n# TYPE streetwatch_mqtt_connected gauge\nstreetwatch_mqtt_connected {}\n",
-            self.mqtt.connected.load(Ordering::Relaxed) as u8
-        ));
-        s
+        e.outbox_depth.set(self.outbox.depth() as i64);
+        e.outbox_dropped.inner().store(
+            self.outbox.dropped.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        e.mqtt_connected
+            .set(self.mqtt.connected.load(Ordering::Relaxed) as i64);
+        let mut out = String::new();
+        if let Err(err) = prometheus_client::encoding::text::encode(&mut out, &e.registry) {
+            tracing::warn!(%err, "metrics exposition failed");
+        }
+        out
     }
 }
 
-/// A minimal HTTP/1.1 server for GET /metrics and GET /healthz.
+/// The metrics endpoint's routes: `GET /metrics` and `GET /healthz` (other methods 405, other
+/// paths 404).
+pub fn router(m: Arc<Metrics>) -> axum::Router {
+    use axum::http::header::CONTENT_TYPE;
+    use axum::routing::get;
+    axum::Router::new()
+        .route(
+            "/metrics",
+            get(
+                |axum::extract::State(m): axum::extract::State<Arc<Metrics>>| async move {
+                    (
+                        [(
+                            CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        m.render(),
+                    )
+                },
+            ),
+        )
+        .route("/healthz", get(|| async { "ok\n" }))
+        .with_state(m)
+}
+
+/// Serves the metrics endpoint until the runtime stops: one connection at a time per permit
+/// (`MAX_CONNECTIONS`), each cut off after `CONNECTION_SECONDS`.
 pub async fn serve(listener: tokio::net::TcpListener, m: Arc<Metrics>) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    let app = router(m);
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let Ok((mut sock, _)) = listener.accept().await else {
-            continue;
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
         };
-        let m = m.clone();
+        let stream = match listener.accept().await {
+            Ok((s, _)) => s,
+            Err(err) => {
+                // Out of file descriptors, or the peer gave up: wait instead of spinning.
+                tracing::warn!(%err, "metrics endpoint: accept failed");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        let service = TowerToHyperService::new(app.clone());
         tokio::spawn(async move {
-            // Read the request head (it may arrive in several segments).
-            let mut buf = Vec::with_capacity(1024);
-            let mut chunk = [0u8; 1024];
-            let n = loop {
-                match tokio::time::timeout(std::time::Duration::from_secs(5), sock.read(&mut chunk))
-                    .await
-                {
-                    Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return,
-                    Ok(Ok(k)) => {
-                        buf.extend_from_slice(&chunk[..k]);
-                        if buf.windows(4).any(|w| w == b"\r\n\r\n") || buf.len() > 8192 {
-                            break buf.len();
-                        }
-                    }
-                }
-            };
-            let req = String::from_utf8_lossy(&buf[..n]);
-            let path = req.split_whitespace().nth(1).unwrap_or("/");
-            let (status, body, ctype) = match path {
-                "/metrics" => ("200 OK", m.render(), "text/plain; version=0.0.4"),
-                "/healthz" => ("200 OK", "ok\n".to_string(), "text/plain"),
-                _ => ("404 Not Found", "not found\n".to_string(), "text/plain"),
-            };
-            let resp = format!("HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
-            let _ = sock.write_all(resp.as_bytes()).await;
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(5))
+                .keep_alive(false)
+                .serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(Duration::from_secs(CONNECTION_SECONDS), conn).await;
+            drop(permit);
         });
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::LagRecord;
+    use super::*;
+
+    fn metrics(cameras: &[&str]) -> (Metrics, tempdir_lite::Dir) {
+        let dir = tempdir_lite::Dir::new("metrics");
+        let outbox = Arc::new(Outbox::open(&dir.0, 10).unwrap());
+        let slots = cameras.iter().map(|_| Arc::new(Slot::default())).collect();
+        let m = Metrics::new(
+            cameras.iter().map(|c| c.to_string()).collect(),
+            slots,
+            outbox,
+            Arc::new(MqttStats::default()),
+        );
+        (m, dir)
+    }
+
+    /// A folder under the system's temporary one, removed when dropped.
+    mod tempdir_lite {
+        pub struct Dir(pub std::path::PathBuf);
+        impl Dir {
+            pub fn new(tag: &str) -> Dir {
+                let p = std::env::temp_dir().join(format!(
+                    "sw-{tag}-{}-{:?}",
+                    std::process::id(),
+                    std::thread::current().id()
+                ));
+                std::fs::create_dir_all(&p).unwrap();
+                Dir(p)
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    /// Every series is there before the first frame, in base units, and a hostile camera id
+    /// cannot break out of its label.
+    #[test]
+    fn exposition_has_every_series_in_seconds_with_escaped_labels() {
+        let (m, _dir) = metrics(&["gate", "evil\"} 1\nstreetwatch_fake 9"]);
+        let before = m.render();
+        for series in [
+            "streetwatch_frames_analysed_total{camera=\"gate\"} 0",
+            "streetwatch_frames_dropped_total{camera=\"gate\"} 0",
+            "streetwatch_camera_online{camera=\"gate\"} 0",
+            "streetwatch_lag_seconds{camera=\"gate\"}",
+            "streetwatch_inference_seconds_count{camera=\"gate\"} 0",
+            "streetwatch_outbox_depth 0",
+            "streetwatch_mqtt_connected 0",
+        ] {
+            assert!(before.contains(series), "{series} missing:\n{before}");
+        }
+        assert!(!before.contains("_ms"), "{before}");
+        assert!(
+            !before.lines().any(|l| l.starts_with("streetwatch_fake")),
+            "{before}"
+        );
+        assert!(
+            before.contains(r#"camera="evil\"} 1\nstreetwatch_fake 9""#),
+            "{before}"
+        );
+        m.record(0, 120.0, 25.0);
+        let after = m.render();
+        assert!(after.contains("streetwatch_frames_analysed_total{camera=\"gate\"} 1"));
+        assert!(
+            after.contains("streetwatch_inference_seconds_bucket{le=\"0.04\",camera=\"gate\"} 1")
+                || after.contains(
+                    "streetwatch_inference_seconds_bucket{camera=\"gate\",le=\"0.04\"} 1"
+                ),
+            "{after}"
+        );
+        assert!(
+            after.contains("streetwatch_lag_seconds{camera=\"gate\"} 0.12"),
+            "{after}"
+        );
+    }
+
+    /// Requests the endpoint answers, over real TCP: GET only, two paths; idle connections
+    /// beyond the limit wait, they do not stop a scrape (it is served once idle ones are cut off).
+    #[test]
+    fn the_endpoint_serves_get_only_and_survives_idle_connections() {
+        use std::io::{Read, Write};
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (m, _dir) = metrics(&["gate"]);
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        rt.spawn(serve(listener, Arc::new(m)));
+        let ask = |req: &str| -> String {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            s.write_all(req.as_bytes()).unwrap();
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out);
+            out
+        };
+        let get = ask("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(get.starts_with("HTTP/1.1 200"), "{get}");
+        assert!(get.contains("streetwatch_frames_analysed_total"), "{get}");
+        assert!(ask("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").contains("ok"));
+        assert!(
+            ask("POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+                .starts_with("HTTP/1.1 405")
+        );
+        assert!(ask("GET /x HTTP/1.1\r\nHost: x\r\n\r\n").starts_with("HTTP/1.1 404"));
+        // Idle connections, twice the limit, sending nothing.
+        let idle: Vec<_> = (0..MAX_CONNECTIONS * 2)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        let started = std::time::Instant::now();
+        let get = ask("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(get.starts_with("HTTP/1.1 200"), "{get}");
+        assert!(
+            started.elapsed() < Duration::from_secs(CONNECTION_SECONDS * 5),
+            "{:?}",
+            started.elapsed()
+        );
+        drop(idle);
+    }
 
     #[test]
     fn lag_record_quantiles_to_the_millisecond() {

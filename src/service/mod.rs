@@ -14,12 +14,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, Notify};
 
+use crate::analytics::{detect_for_tracking, AlertMaker, Analytics};
 use crate::annotate;
 use crate::config::ServiceConfig;
 use crate::detect::Detector;
 use crate::error::{Error, Result};
 use crate::outbox::Outbox;
-use crate::pipeline::{detect_for_tracking, AlertMaker, Analytics};
 use crate::time::LocalTime;
 use capture::{now_unix, Slot};
 use metrics::Metrics;
@@ -64,7 +64,17 @@ pub fn run(
     let (tx, rx) = mpsc::unbounded_channel();
     let kick = Arc::new(Notify::new());
     let mqtt_stats = Arc::new(mqtt::MqttStats::default());
-    let metrics = Arc::new(Metrics::new(&cfg, outbox.clone(), mqtt_stats.clone()));
+    let slots: Vec<Arc<Slot>> = cfg
+        .cameras
+        .iter()
+        .map(|_| Arc::new(Slot::default()))
+        .collect();
+    let metrics = Arc::new(Metrics::new(
+        cfg.cameras.iter().map(|c| c.id.clone()).collect(),
+        slots.clone(),
+        outbox.clone(),
+        mqtt_stats.clone(),
+    ));
 
     // Signals: the first SIGTERM/SIGINT starts the shutdown.
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -89,11 +99,6 @@ pub fn run(
     }
 
     // Capture threads.
-    let slots: Vec<Arc<Slot>> = cfg
-        .cameras
-        .iter()
-        .map(|_| Arc::new(Slot::default()))
-        .collect();
     let mut threads = Vec::new();
     for (cam, slot) in cfg.cameras.iter().zip(&slots) {
         let (id, url, safe) = (cam.id.clone(), cam.url.clone(), cam.safe_url());
@@ -102,6 +107,7 @@ pub fn run(
             std::thread::Builder::new()
                 .name(format!("capture-{id}"))
                 .spawn(move || {
+                    let _span = tracing::info_span!("camera", id = %id).entered();
                     capture::run_capture(id, url, safe, slot, stop, move |s| {
                         let _ = tx.send(mqtt::Message::Status(s));
                     })
@@ -180,7 +186,7 @@ pub fn run(
         let now = Instant::now();
         if last_health.elapsed().as_secs_f64() >= cfg.health_interval_s {
             last_health = now;
-            let _ = tx.send(mqtt::Message::Health(metrics.health_json(&slots)));
+            let _ = tx.send(mqtt::Message::Health(metrics.health_json()));
         }
         // The most overdue camera with a frame waiting goes first: under overload every camera
         // slows down evenly, and only the newest frame is ever analysed (bounded lag).
@@ -248,7 +254,7 @@ pub fn run(
     let _ = runtime.block_on(mqtt_task);
     runtime.shutdown_timeout(Duration::from_secs(1));
     if let Some(path) = stats {
-        let json = metrics.run_stats_json(&slots).to_string();
+        let json = metrics.run_stats_json().to_string();
         std::fs::write(path, json).map_err(|e| Error::io(path, e))?;
     }
     analytics_result
@@ -289,6 +295,8 @@ impl AnalyticsWorker {
         let i = job.cam;
         let frame = &job.frame;
         let cam = &self.cfg.cameras[i];
+        // Everything logged for this frame (tracker, cues, rules) names its camera.
+        let _span = tracing::info_span!("camera", id = %cam.id).entered();
         let cal = &cam.calibration;
         let t = frame.unix - self.started_unix;
         let local = Some(LocalTime::from_unix(frame.unix, &cal.time_zone));

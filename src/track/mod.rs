@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 
 use serde::Serialize;
 
-use crate::detect::Detection;
+use crate::detection::Detection;
 use crate::geometry::{BBox, Homography, Point};
 use kalman::BoxFilter;
 
@@ -230,6 +230,12 @@ impl Default for TrackerConfig {
     }
 }
 
+/// A grouped class's detection lying this much inside another of its group, at most `PART_AREA`
+/// of its size and scored at least `PART_SCORE` of it, is a part of that object.
+const PART_INSIDE: f32 = 0.8;
+const PART_AREA: f32 = 0.9;
+const PART_SCORE: f32 = 0.8;
+
 #[derive(Debug)]
 pub struct Tracker {
     cfg: TrackerConfig,
@@ -315,24 +321,73 @@ impl Tracker {
             .collect()
     }
 
-    /// Drops detections that duplicate a better one of another class of the same group (a
-    /// detector that calls one object both "bicycle" and "motorcycle").
+    /// Drops detections that duplicate another of the same group: the same object under
+    /// another class (a detector that calls one object both "bicycle" and "motorcycle"), or a
+    /// part of it (NanoDet boxes a parked bicycle whole and, beside that, its rear half, at times
+    /// scoring the half higher: two tracks on one bike, one clock restarting whenever the other
+    /// wins the object). A part is dropped for a box that holds it and scores at least
+    /// `PART_SCORE` of its score.
     fn dedup_groups(&self, dets: &[Detection]) -> Vec<Detection> {
+        let grouped = |c: usize| self.cfg.class_groups.iter().any(|g| g.contains(&c));
         let mut order: Vec<usize> = (0..dets.len()).collect();
         order.sort_by(|&a, &b| dets[b].score.total_cmp(&dets[a].score).then(a.cmp(&b)));
         let mut kept: Vec<usize> = Vec::new();
         for i in order {
             let dup = kept.iter().any(|&k| {
-                dets[k].class_id != dets[i].class_id
-                    && self.compatible(dets[k].class_id, dets[i].class_id)
-                    && dets[k].bbox.iou(&dets[i].bbox) > 0.7
+                let (better, this) = (&dets[k], &dets[i]);
+                better.class_id != this.class_id
+                    && self.compatible(better.class_id, this.class_id)
+                    && better.bbox.iou(&this.bbox) > 0.7
             });
             if !dup {
                 kept.push(i);
             }
         }
-        kept.sort_unstable();
-        kept.into_iter().map(|i| dets[i].clone()).collect()
+        let part_of = |i: &Detection, k: &Detection| {
+            grouped(i.class_id)
+                && self.compatible(i.class_id, k.class_id)
+                && i.bbox.inside_fraction(&k.bbox) >= PART_INSIDE
+                && i.bbox.area() <= PART_AREA * k.bbox.area()
+                && k.score >= PART_SCORE * i.score
+        };
+        let whole: Vec<usize> = kept
+            .iter()
+            .copied()
+            .filter(|&i| !kept.iter().any(|&k| k != i && part_of(&dets[i], &dets[k])))
+            .collect();
+        let mut whole = whole;
+        whole.sort_unstable();
+        whole.into_iter().map(|i| dets[i].clone()).collect()
+    }
+
+    /// Stationary tracks of one group whose anchors coincide (one holds most of the other) are
+    /// one object boxed twice (whole and part): they share the earlier stationary start, so
+    /// whichever of them keeps the object keeps its clock. (Cost: a bike parked exactly where
+    /// another one was lost a moment before takes its clock.)
+    fn share_clocks(&mut self) {
+        let n = self.tracks.len();
+        for i in 0..n {
+            let (Some(ai), Some(si)) = (self.tracks[i].anchor, self.tracks[i].stationary_since)
+            else {
+                continue;
+            };
+            let mut since = si;
+            for j in 0..n {
+                let (Some(aj), Some(sj)) = (self.tracks[j].anchor, self.tracks[j].stationary_since)
+                else {
+                    continue;
+                };
+                if j != i
+                    && sj < since
+                    && self.compatible(self.tracks[i].class_id, self.tracks[j].class_id)
+                    && (ai.bbox.inside_fraction(&aj.bbox) >= PART_INSIDE
+                        || aj.bbox.inside_fraction(&ai.bbox) >= PART_INSIDE)
+                {
+                    since = sj;
+                }
+            }
+            self.tracks[i].stationary_since = Some(since);
+        }
     }
 
     /// Advances to time `t` with the detections made then. `ground` maps image pixels to metres.
@@ -410,6 +465,7 @@ impl Tracker {
                 tr.uncovered_since.get_or_insert(t);
             }
         }
+        self.share_clocks();
         let mut i = 0;
         self.tracks.retain(|tr| {
             let limit = if tr.state == TrackState::Tentative {
@@ -425,6 +481,9 @@ impl Tracker {
                 max_lost
             };
             let keep = matched_t.contains(&i) || t - tr.last_seen <= limit;
+            if !keep {
+                tracing::debug!(t, id = tr.id, class = %tr.class, state = ?tr.state, last_seen = tr.last_seen, "track dropped");
+            }
             i += 1;
             keep
         });
@@ -449,6 +508,18 @@ impl Tracker {
         for &di in &high {
             let d = &dets[di];
             if matched_d.contains(&di) || d.score < self.new_track(d.class_id) {
+                continue;
+            }
+            // A box that lies within a stationary object of its group, or holds it, is that
+            // object (a part, or all of it) boxed twice, not a new one.
+            let on_stationary = self.tracks.iter().any(|tr| {
+                tr.anchor.as_ref().is_some_and(|a| {
+                    self.compatible(tr.class_id, d.class_id)
+                        && (d.bbox.inside_fraction(&a.bbox) >= PART_INSIDE
+                            || a.bbox.inside_fraction(&d.bbox) >= PART_INSIDE)
+                })
+            });
+            if on_stationary {
                 continue;
             }
             let mut tr = Track {
@@ -484,6 +555,7 @@ impl Tracker {
                 .map(|k| dets[k].bbox)
                 .collect();
             observe(&mut tr, d, t, ground, &self.cfg, &others);
+            tracing::debug!(t, id = tr.id, class = %tr.class, score = d.score, "track born");
             self.tracks.push(tr);
         }
     }
@@ -585,6 +657,7 @@ fn observe(
                     b.x2 += h.x2 / n;
                     b.y2 += h.y2 / n;
                 }
+                tracing::debug!(t, id = tr.id, class = %tr.class, since = t0, "track stationary");
                 tr.stationary_since = Some(t0);
                 tr.anchor = Some(Anchor {
                     bbox: b,
@@ -596,15 +669,18 @@ fn observe(
         }
         Some(mut a) => {
             // Stationary: only whole observations away from the anchor, or parts mostly outside
-            // it, are evidence of motion, and it must last `leave_seconds`.
+            // it, are evidence of motion, and it must last `leave_seconds`. A box that holds the
+            // anchor is the object seen more fully (it stopped half hidden, the passer-by moved
+            // on), not the object moving.
             let away = if partial {
-                d.bbox.inside_fraction(&a.bbox) < 0.5
+                d.bbox.inside_fraction(&a.bbox) < 0.5 && a.bbox.inside_fraction(&d.bbox) < 0.8
             } else {
                 distance(pos, a.pos) > leave
             };
             if away {
                 let since = *tr.away_since.get_or_insert(t);
                 if t - since >= cfg.leave_seconds {
+                    tracing::debug!(t, id = tr.id, class = %tr.class, "track moving again");
                     tr.stationary_since = None;
                     tr.anchor = None;
                     tr.away_since = None;
@@ -616,6 +692,13 @@ fn observe(
                     // The anchor follows small shifts (a person changing stance) over seconds.
                     let k = ((t - a.updated) / 5.0).clamp(0.0, 1.0) as f32;
                     a.bbox = a.bbox.lerp(&d.bbox, k);
+                    a.pos = position(&a.bbox, ground).0;
+                    a.updated = t;
+                    tr.anchor = Some(a);
+                } else if a.bbox.inside_fraction(&d.bbox) >= 0.8 && d.bbox.area() > a.bbox.area() {
+                    // Seen more fully than when it stopped: the anchor grows to the whole object,
+                    // so that its whole box keeps matching this track and not a new one.
+                    a.bbox = d.bbox;
                     a.pos = position(&a.bbox, ground).0;
                     a.updated = t;
                     tr.anchor = Some(a);

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::violation::Subtype;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DispatchCode {
     pub code: String,
@@ -47,31 +49,34 @@ impl Default for DispatchTable {
     }
 }
 
-/// Every key the table accepts.
-pub const KNOWN_KEYS: &[&str] = &[
-    "vending",
-    "vending.mobile_vendor",
-    "vending.person_occupation",
-    "vending.out_of_store",
-    "vending.piled_goods",
-    "parking",
-    "parking.no_parking_zone",
-    "parking.over_capacity",
-    "parking.disorder",
-    "parking.walkway_blocked",
-    "smoke",
-    "smoke.barbecue",
-];
+/// The key of a subtype's own entry: `type.subtype`.
+fn key(s: Subtype) -> String {
+    format!("{}.{}", s.violation(), s)
+}
+
+/// Every key the table accepts: each type, and each type.subtype.
+pub fn known_keys() -> Vec<String> {
+    let mut keys = Vec::new();
+    for s in Subtype::ALL {
+        let t = s.violation().as_str().to_string();
+        if !keys.contains(&t) {
+            keys.push(t);
+        }
+        keys.push(key(s));
+    }
+    keys
+}
 
 impl DispatchTable {
     /// Defaults overridden by a TOML table of `key = { code = "...", name = "..." }`.
     pub fn with_overrides(table: &toml::Table) -> Result<DispatchTable, String> {
         let mut t = DispatchTable::default();
+        let known = known_keys();
         for (key, value) in table {
-            if !KNOWN_KEYS.contains(&key.as_str()) {
+            if !known.contains(key) {
                 return Err(format!(
                     "unknown event key '{key}' (known: {})",
-                    KNOWN_KEYS.join(", ")
+                    known.join(", ")
                 ));
             }
             let code: DispatchCode = value.clone().try_into().map_err(|e: toml::de::Error| {
@@ -85,10 +90,11 @@ impl DispatchTable {
         Ok(t)
     }
 
-    pub fn lookup(&self, event_type: &str, subtype: &str) -> Option<&DispatchCode> {
+    /// The code for a subtype: its own entry, else its type's.
+    pub fn lookup(&self, subtype: Subtype) -> Option<&DispatchCode> {
         self.entries
-            .get(&format!("{event_type}.{subtype}"))
-            .or_else(|| self.entries.get(event_type))
+            .get(&key(subtype))
+            .or_else(|| self.entries.get(subtype.violation().as_str()))
     }
 }
 
@@ -99,12 +105,13 @@ mod tests {
     #[test]
     fn subtype_entry_then_type_entry() {
         let t = DispatchTable::default();
-        assert_eq!(
-            t.lookup("vending", "out_of_store").unwrap().name,
-            "店外经营"
-        );
-        assert_eq!(t.lookup("parking", "over_capacity").unwrap().code, "0103");
-        assert!(t.lookup("graffiti", "x").is_none());
+        assert_eq!(t.lookup(Subtype::OutOfStore).unwrap().name, "店外经营");
+        assert_eq!(t.lookup(Subtype::OverCapacity).unwrap().code, "0103");
+        assert_eq!(t.lookup(Subtype::Barbecue).unwrap().code, "0104");
+        // Every default key is a known one.
+        for (k, _, _) in DEFAULTS {
+            assert!(known_keys().contains(&k.to_string()), "{k}");
+        }
     }
 
     #[test]
@@ -113,8 +120,8 @@ mod tests {
             toml::from_str("[\"parking.walkway_blocked\"]\ncode = \"B-7\"\nname = \"盲道占用\"")
                 .unwrap();
         let t = DispatchTable::with_overrides(&table).unwrap();
-        assert_eq!(t.lookup("parking", "walkway_blocked").unwrap().code, "B-7");
-        assert_eq!(t.lookup("parking", "over_capacity").unwrap().code, "0103");
+        assert_eq!(t.lookup(Subtype::WalkwayBlocked).unwrap().code, "B-7");
+        assert_eq!(t.lookup(Subtype::OverCapacity).unwrap().code, "0103");
         let bad: toml::Table = toml::from_str("[grafitti]\ncode = \"1\"\nname = \"x\"").unwrap();
         assert!(DispatchTable::with_overrides(&bad)
             .unwrap_err()
