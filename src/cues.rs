@@ -222,6 +222,36 @@ fn patch(img: &Mat, rect: Rect) -> Result<Vec<f32>> {
     Ok(out)
 }
 
+/// A region (`mask` over `rect`) and the band from 1 to `outer` work pixels around it, both as
+/// masks of `area`: the rect grown by `outer` + 2 and clipped to the frame (`size`).
+fn band_around(size: Size, rect: Rect, mask: &[bool], outer: i32) -> Result<(Rect, Mat, Mat)> {
+    let margin = outer + 2;
+    let x0 = (rect.x - margin).max(0);
+    let y0 = (rect.y - margin).max(0);
+    let area = Rect::new(
+        x0,
+        y0,
+        (rect.x + rect.width + margin).min(size.width) - x0,
+        (rect.y + rect.height + margin).min(size.height) - y0,
+    );
+    let mut inner = Mat::new_size_with_default(area.size(), core::CV_8UC1, Scalar::all(0.0))?;
+    for y in 0..rect.height {
+        let row = inner.at_row_mut::<u8>(rect.y - y0 + y)?;
+        for x in 0..rect.width {
+            if mask[(y * rect.width + x) as usize] {
+                row[(rect.x - x0 + x) as usize] = 255;
+            }
+        }
+    }
+    let mut band = Mat::default();
+    core::bitwise_xor_def(
+        &morph(&inner, imgproc::MORPH_DILATE, 2 * outer + 1)?,
+        &morph(&inner, imgproc::MORPH_DILATE, 3)?,
+        &mut band,
+    )?;
+    Ok((area, inner, band))
+}
+
 /// How far a region's change against the background carries on past its edge: the mean
 /// |frame - background| in a band 1-4 work pixels outside the region (inside the zone, where
 /// nothing moves) over the mean inside it. An object's change stops at its outline (near 0);
@@ -235,31 +265,7 @@ fn change_beyond(
     rect: Rect,
     mask: &[bool],
 ) -> Result<f64> {
-    const MARGIN: i32 = 6;
-    let size = gray.size()?;
-    let x0 = (rect.x - MARGIN).max(0);
-    let y0 = (rect.y - MARGIN).max(0);
-    let area = Rect::new(
-        x0,
-        y0,
-        (rect.x + rect.width + MARGIN).min(size.width) - x0,
-        (rect.y + rect.height + MARGIN).min(size.height) - y0,
-    );
-    let mut inner = Mat::new_size_with_default(area.size(), core::CV_8UC1, Scalar::all(0.0))?;
-    for y in 0..rect.height {
-        let row = inner.at_row_mut::<u8>(rect.y - y0 + y)?;
-        for x in 0..rect.width {
-            if mask[(y * rect.width + x) as usize] {
-                row[(rect.x - x0 + x) as usize] = 255;
-            }
-        }
-    }
-    let mut band = Mat::default();
-    core::bitwise_xor_def(
-        &morph(&inner, imgproc::MORPH_DILATE, 9)?,
-        &morph(&inner, imgproc::MORPH_DILATE, 3)?,
-        &mut band,
-    )?;
+    let (area, inner, band) = band_around(gray.size()?, rect, mask, 4)?;
     // Only the band inside the zone (where the candidate was cut by the zone's edge, the object
     // may go on past it) and where nothing moves.
     let mut in_zone = Mat::default();
@@ -277,18 +283,20 @@ fn change_beyond(
     Ok(core::mean(&diff, &free_band)?[0] / d_in)
 }
 
+/// Hue, saturation and value planes of a BGR image.
+fn hsv_planes(img: &Mat) -> Result<Vector<Mat>> {
+    let mut hsv = Mat::default();
+    imgproc::cvt_color_def(img, &mut hsv, imgproc::COLOR_BGR2HSV)?;
+    let mut planes = Vector::<Mat>::new();
+    core::split(&hsv, &mut planes)?;
+    Ok(planes)
+}
+
 /// Pixels lit as smoke lights the ground: changed against the long-term model and brighter than
 /// the background, and whitened (less saturated) or warm (lit by a fire under it). A shadow is
 /// darker; an object's own colour stops at its outline.
 fn smoke_lit(small: &Mat, bg: &Mat, long_fg: &Mat) -> Result<Mat> {
-    let hsv_of = |img: &Mat| -> Result<Vector<Mat>> {
-        let mut hsv = Mat::default();
-        imgproc::cvt_color_def(img, &mut hsv, imgproc::COLOR_BGR2HSV)?;
-        let mut planes = Vector::<Mat>::new();
-        core::split(&hsv, &mut planes)?;
-        Ok(planes)
-    };
-    let (cur, back) = (hsv_of(small)?, hsv_of(bg)?);
+    let (cur, back) = (hsv_planes(small)?, hsv_planes(bg)?);
     let (h, s, v, s_bg, v_bg) = (
         cur.get(0)?,
         cur.get(1)?,
@@ -318,31 +326,7 @@ fn smoke_lit(small: &Mat, bg: &Mat, long_fg: &Mat) -> Result<Mat> {
 /// Share of a band 1-8 work pixels around a region that is smoke-lit (anywhere in the view,
 /// moving or not: drifting smoke moves).
 fn smoke_around(lit: &Mat, rect: Rect, mask: &[bool]) -> Result<f64> {
-    const MARGIN: i32 = 10;
-    let size = lit.size()?;
-    let x0 = (rect.x - MARGIN).max(0);
-    let y0 = (rect.y - MARGIN).max(0);
-    let area = Rect::new(
-        x0,
-        y0,
-        (rect.x + rect.width + MARGIN).min(size.width) - x0,
-        (rect.y + rect.height + MARGIN).min(size.height) - y0,
-    );
-    let mut inner = Mat::new_size_with_default(area.size(), core::CV_8UC1, Scalar::all(0.0))?;
-    for y in 0..rect.height {
-        let row = inner.at_row_mut::<u8>(rect.y - y0 + y)?;
-        for x in 0..rect.width {
-            if mask[(y * rect.width + x) as usize] {
-                row[(rect.x - x0 + x) as usize] = 255;
-            }
-        }
-    }
-    let mut band = Mat::default();
-    core::bitwise_xor_def(
-        &morph(&inner, imgproc::MORPH_DILATE, 17)?,
-        &morph(&inner, imgproc::MORPH_DILATE, 3)?,
-        &mut band,
-    )?;
+    let (area, _, band) = band_around(lit.size()?, rect, mask, 8)?;
     let n = core::count_non_zero(&band)?;
     if n == 0 {
         return Ok(0.0);
@@ -1015,14 +999,7 @@ impl Cues {
         // Colour: grey/white (low saturation, not dark), desaturated and brightened compared
         // with the background (thin smoke over grass or tarmac, smoke over a dark ground), or
         // lit warm by the fire (orange hue, brighter than the background); never glare.
-        let hsv_of = |img: &Mat| -> Result<Vector<Mat>> {
-            let mut hsv = Mat::default();
-            imgproc::cvt_color_def(img, &mut hsv, imgproc::COLOR_BGR2HSV)?;
-            let mut planes = Vector::<Mat>::new();
-            core::split(&hsv, &mut planes)?;
-            Ok(planes)
-        };
-        let (cur, back) = (hsv_of(&self.small)?, hsv_of(bg)?);
+        let (cur, back) = (hsv_planes(&self.small)?, hsv_planes(bg)?);
         let (h_cur, s_cur, v_cur, s_bg, v_bg) = (
             cur.get(0)?,
             cur.get(1)?,

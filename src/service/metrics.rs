@@ -24,6 +24,8 @@ use crate::outbox::Outbox;
 
 /// Inference latency histogram buckets, seconds.
 const BUCKETS: [f64; 8] = [0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64];
+/// Capture-to-decision lag histogram buckets, seconds.
+const LAG_BUCKETS: [f64; 9] = [0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0];
 
 /// Connections the metrics endpoint serves at once.
 pub const MAX_CONNECTIONS: usize = 32;
@@ -142,7 +144,7 @@ struct Exposition {
     dropped: Family<CameraLabel, Counter>,
     reconnects: Family<CameraLabel, Counter>,
     online: Family<CameraLabel, Gauge>,
-    lag: Family<CameraLabel, Gauge<f64, AtomicU64>>,
+    lag: Family<CameraLabel, Histogram>,
     fps: Family<CameraLabel, Gauge<f64, AtomicU64>>,
     inference: Family<CameraLabel, Histogram>,
     outbox_depth: Gauge,
@@ -154,6 +156,10 @@ fn inference_histogram() -> Histogram {
     Histogram::new(BUCKETS)
 }
 
+fn lag_histogram() -> Histogram {
+    Histogram::new(LAG_BUCKETS)
+}
+
 impl Exposition {
     fn new() -> Exposition {
         let mut registry = Registry::with_prefix("streetwatch");
@@ -163,7 +169,7 @@ impl Exposition {
             dropped: Family::default(),
             reconnects: Family::default(),
             online: Family::default(),
-            lag: Family::default(),
+            lag: Family::new_with_constructor(lag_histogram),
             fps: Family::default(),
             inference: Family::new_with_constructor(inference_histogram),
             outbox_depth: Gauge::default(),
@@ -192,9 +198,17 @@ impl Exposition {
         );
         registry.register_with_unit(
             "lag",
-            "Capture-to-decision lag, median over the last 30 s",
+            "Capture-to-decision lag of each analysed frame",
             Unit::Seconds,
             e.lag.clone(),
+        );
+        registry.register(
+            "build",
+            "The running streetwatch",
+            prometheus_client::metrics::info::Info::new(vec![(
+                "version".to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            )]),
         );
         registry.register(
             "analysed_fps",
@@ -299,6 +313,10 @@ impl Metrics {
         let l = &self.labels[cam];
         self.exposition.analysed.get_or_create(l).inc();
         self.exposition
+            .lag
+            .get_or_create(l)
+            .observe(lag_ms / 1000.0);
+        self.exposition
             .inference
             .get_or_create(l)
             .observe(inference_ms / 1000.0);
@@ -380,10 +398,6 @@ impl Metrics {
             let cams = self.cams.lock().unwrap_or_else(|p| p.into_inner());
             for (i, c) in cams.iter().enumerate() {
                 let l = &self.labels[i];
-                let mut lags: Vec<f64> = c.lags.iter().map(|x| x.1).collect();
-                e.lag
-                    .get_or_create(l)
-                    .set(quantile(&mut lags, 0.5) / 1000.0);
                 e.fps.get_or_create(l).set(Self::recent_fps(c));
                 if let Some(s) = self.slots.get(i) {
                     let copy = |f: &Family<CameraLabel, Counter>,
@@ -520,7 +534,8 @@ mod tests {
             "streetwatch_frames_analysed_total{camera=\"gate\"} 0",
             "streetwatch_frames_dropped_total{camera=\"gate\"} 0",
             "streetwatch_camera_online{camera=\"gate\"} 0",
-            "streetwatch_lag_seconds{camera=\"gate\"}",
+            "streetwatch_lag_seconds_count{camera=\"gate\"} 0",
+            "streetwatch_build_info{version=",
             "streetwatch_inference_seconds_count{camera=\"gate\"} 0",
             "streetwatch_outbox_depth 0",
             "streetwatch_mqtt_connected 0",
@@ -547,9 +562,10 @@ mod tests {
             "{after}"
         );
         assert!(
-            after.contains("streetwatch_lag_seconds{camera=\"gate\"} 0.12"),
+            after.contains("streetwatch_lag_seconds_bucket{le=\"0.2\",camera=\"gate\"} 1"),
             "{after}"
         );
+        assert!(!after.contains("streetwatch_lag_seconds_bucket{le=\"0.1\",camera=\"gate\"} 1"));
     }
 
     /// Requests the endpoint answers, over real TCP: GET only, two paths; idle connections

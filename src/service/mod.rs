@@ -42,6 +42,13 @@ pub fn run(
         &storage.join("outbox"),
         cfg.storage.max_outbox,
     )?);
+    tracing::info!(
+        site = %cfg.site,
+        cameras = %cfg.cameras.iter().map(|c| format!("{} ({})", c.id, c.safe_url())).collect::<Vec<_>>().join(", "),
+        broker = %format!("{}:{}", cfg.mqtt.host, cfg.mqtt.port),
+        storage = %storage.display(),
+        "starting"
+    );
     let pending = outbox.depth();
     if pending > 0 {
         tracing::info!(
