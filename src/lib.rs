@@ -4,8 +4,11 @@
 //! `source` → `detect` (with `model`) → `track` → `rules` (with `calibration`, `geometry`,
 //! `cues`) → `alert` → `sink`. `analytics` runs track → cues → rules → alerts for one camera,
 //! for `pipeline` (the `replay` wiring) and `service` (the live one) alike; `annotate` draws for
-//! people; `stats` measures memory and samples.
-//! `time` (time zones, RFC 3339, local weekday and minute) serves the configuration layer.
+//! people; `subscriber` is the control room's terminal client.
+//!
+//! The pure core (`geometry`, `detection`, `violation`, `time`, `calibration` with its schedules
+//! and dispatch table, `track`, `rules`, `alert`) imports nothing that does I/O, inference or
+//! wiring (`tests/layers.rs` checks it); `digest` and `stats` are small leaves.
 
 pub mod alert;
 pub mod analytics;
