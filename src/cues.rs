@@ -493,7 +493,7 @@ impl Cues {
         let size = Size::new(WORK_WIDTH, (cal.frame_height as f64 * scale).round() as i32);
         let mut zones = Vec::new();
         for (i, z) in cal.zones.iter().enumerate() {
-            if !(z.zone_type() == ZoneType::SmokeWatch || (z.static_foreground())) {
+            if !(z.zone_type() == ZoneType::SmokeWatch || z.static_foreground()) {
                 continue;
             }
             let mut mask = Mat::new_size_with_default(size, core::CV_8UC1, Scalar::all(0.0))?;

@@ -236,6 +236,16 @@ const PART_INSIDE: f32 = 0.8;
 const PART_AREA: f32 = 0.9;
 const PART_SCORE: f32 = 0.8;
 
+/// Whether box `a` holds box `b`: `b` lies at least `PART_INSIDE` inside it.
+fn holds(a: &BBox, b: &BBox) -> bool {
+    b.inside_fraction(a) >= PART_INSIDE
+}
+
+/// Whether two boxes show one object: one holds the other.
+fn coincide(a: &BBox, b: &BBox) -> bool {
+    holds(a, b) || holds(b, a)
+}
+
 #[derive(Debug)]
 pub struct Tracker {
     cfg: TrackerConfig,
@@ -346,16 +356,15 @@ impl Tracker {
         let part_of = |i: &Detection, k: &Detection| {
             grouped(i.class_id)
                 && self.compatible(i.class_id, k.class_id)
-                && i.bbox.inside_fraction(&k.bbox) >= PART_INSIDE
+                && holds(&k.bbox, &i.bbox)
                 && i.bbox.area() <= PART_AREA * k.bbox.area()
                 && k.score >= PART_SCORE * i.score
         };
-        let whole: Vec<usize> = kept
+        let mut whole: Vec<usize> = kept
             .iter()
             .copied()
             .filter(|&i| !kept.iter().any(|&k| k != i && part_of(&dets[i], &dets[k])))
             .collect();
-        let mut whole = whole;
         whole.sort_unstable();
         whole.into_iter().map(|i| dets[i].clone()).collect()
     }
@@ -380,8 +389,7 @@ impl Tracker {
                 if j != i
                     && sj < since
                     && self.compatible(self.tracks[i].class_id, self.tracks[j].class_id)
-                    && (ai.bbox.inside_fraction(&aj.bbox) >= PART_INSIDE
-                        || aj.bbox.inside_fraction(&ai.bbox) >= PART_INSIDE)
+                    && coincide(&ai.bbox, &aj.bbox)
                 {
                     since = sj;
                 }
@@ -514,9 +522,7 @@ impl Tracker {
             // object (a part, or all of it) boxed twice, not a new one.
             let on_stationary = self.tracks.iter().any(|tr| {
                 tr.anchor.as_ref().is_some_and(|a| {
-                    self.compatible(tr.class_id, d.class_id)
-                        && (d.bbox.inside_fraction(&a.bbox) >= PART_INSIDE
-                            || a.bbox.inside_fraction(&d.bbox) >= PART_INSIDE)
+                    self.compatible(tr.class_id, d.class_id) && coincide(&d.bbox, &a.bbox)
                 })
             });
             if on_stationary {
@@ -673,7 +679,7 @@ fn observe(
             // anchor is the object seen more fully (it stopped half hidden, the passer-by moved
             // on), not the object moving.
             let away = if partial {
-                d.bbox.inside_fraction(&a.bbox) < 0.5 && a.bbox.inside_fraction(&d.bbox) < 0.8
+                d.bbox.inside_fraction(&a.bbox) < 0.5 && !holds(&d.bbox, &a.bbox)
             } else {
                 distance(pos, a.pos) > leave
             };
@@ -695,7 +701,7 @@ fn observe(
                     a.pos = position(&a.bbox, ground).0;
                     a.updated = t;
                     tr.anchor = Some(a);
-                } else if a.bbox.inside_fraction(&d.bbox) >= 0.8 && d.bbox.area() > a.bbox.area() {
+                } else if holds(&d.bbox, &a.bbox) && d.bbox.area() > a.bbox.area() {
                     // Seen more fully than when it stopped: the anchor grows to the whole object,
                     // so that its whole box keeps matching this track and not a new one.
                     a.bbox = d.bbox;
