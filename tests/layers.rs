@@ -214,3 +214,28 @@ fn the_import_reader_sees_paths_in_use_lines_and_code() {
         .collect();
     assert_eq!(got, want);
 }
+
+/// The README's map of the code names every module of `src/` (a file or a folder), so a
+/// newcomer finds each one there.
+#[test]
+fn the_readme_map_names_every_module() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let start = readme.find("## Map of the code").expect("README has a map of the code");
+    let map = &readme[start..];
+    let map = &map[..map[3..].find("\n## ").map_or(map.len(), |e| e + 3)];
+    let mut missing = Vec::new();
+    for e in std::fs::read_dir(root.join("src")).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        let shown = if p.is_dir() {
+            format!("`src/{name}/`")
+        } else {
+            format!("`src/{name}`")
+        };
+        if !map.contains(&shown) {
+            missing.push(shown);
+        }
+    }
+    assert!(missing.is_empty(), "not in the README's map: {missing:?}");
+}
