@@ -105,27 +105,45 @@ struct ZoneMask {
     pixels: f64,
 }
 
-/// What a frame's cues share, computed at most once per frame when a cue needs it: the long-term
-/// background image, its grey version, and the edge energy of the background and of the frame.
+/// What a frame's cues share, each part computed at most once per frame and only when a cue
+/// needs it: the long-term background image and its grey version; the edge energy of the frame
+/// and of the background (the static cue's outline test); the HSV planes of the frame and of the
+/// background (the smoke cue, and the static cue's smoke-lit surroundings).
 struct Derived {
     bg: Mat,
     bg_gray: Mat,
-    e_bg: Mat,
-    e_cur: Mat,
+    /// Edge energy of the frame and of the background.
+    energy: Option<(Mat, Mat)>,
+    /// HSV planes of the frame and of the background.
+    hsv: Option<(Vector<Mat>, Vector<Mat>)>,
 }
 
 impl Derived {
-    fn of(long: &mut core::Ptr<video::BackgroundSubtractorMOG2>, gray: &Mat) -> Result<Derived> {
+    fn of(long: &mut core::Ptr<video::BackgroundSubtractorMOG2>) -> Result<Derived> {
         let mut bg = Mat::default();
         long.get_background_image(&mut bg)?;
         let mut bg_gray = Mat::default();
         imgproc::cvt_color_def(&bg, &mut bg_gray, imgproc::COLOR_BGR2GRAY)?;
         Ok(Derived {
-            e_bg: energy(&bg_gray)?,
-            e_cur: energy(gray)?,
             bg,
             bg_gray,
+            energy: None,
+            hsv: None,
         })
+    }
+
+    fn ensure_energy(&mut self, gray: &Mat) -> Result<()> {
+        if self.energy.is_none() {
+            self.energy = Some((energy(gray)?, energy(&self.bg_gray)?));
+        }
+        Ok(())
+    }
+
+    fn ensure_hsv(&mut self, small: &Mat) -> Result<()> {
+        if self.hsv.is_none() {
+            self.hsv = Some((hsv_planes(small)?, hsv_planes(&self.bg)?));
+        }
+        Ok(())
     }
 }
 
@@ -349,8 +367,7 @@ fn hsv_planes(img: &Mat) -> Result<Vector<Mat>> {
 /// Pixels lit as smoke lights the ground: changed against the long-term model and brighter than
 /// the background, and whitened (less saturated) or warm (lit by a fire under it). A shadow is
 /// darker; an object's own colour stops at its outline.
-fn smoke_lit(small: &Mat, bg: &Mat, long_fg: &Mat) -> Result<Mat> {
-    let (cur, back) = (hsv_planes(small)?, hsv_planes(bg)?);
+fn smoke_lit(cur: &Vector<Mat>, back: &Vector<Mat>, long_fg: &Mat) -> Result<Mat> {
     let (h, s, v, s_bg, v_bg) = (
         cur.get(0)?,
         cur.get(1)?,
@@ -722,11 +739,11 @@ impl Cues {
             Vec::new()
         };
         let smoke = if self.zones.iter().any(|z| z.kind == ZoneType::SmokeWatch) && dt > 0.0 {
-            let d = match derived {
+            let mut d = match derived {
                 Some(d) => d,
-                None => Derived::of(&mut self.long, &self.gray)?,
+                None => Derived::of(&mut self.long)?,
             };
-            self.smoke(t, warm, &d, &others)?
+            self.smoke(t, warm, &mut d, &others)?
         } else {
             Vec::new()
         };
@@ -886,9 +903,12 @@ impl Cues {
                 // the candidate's contour is the zone's, and the object's own goes on outside.
                 // The inside does not tell: a smooth tarp on textured paving has fewer edges.
                 if derived.is_none() {
-                    *derived = Some(Derived::of(&mut self.long, &self.gray)?);
+                    *derived = Some(Derived::of(&mut self.long)?);
                 }
-                let d = derived.as_ref().expect("computed above");
+                let d = derived.as_mut().expect("computed above");
+                d.ensure_energy(&self.gray)?;
+                let d = &*d;
+                let (e_cur, e_bg) = d.energy.as_ref().expect("computed above");
                 // Edge energy relative to brightness, so that a change of light (which scales
                 // both) does not look like an outline.
                 if whole.is_none() {
@@ -905,9 +925,9 @@ impl Cues {
                 let mut ring = outline_ring(region.as_ref().unwrap_or(&c), self.size)?;
                 core::bitwise_and_def(&ring.clone(), &z.near, &mut ring)?;
                 let e_now =
-                    core::mean(&d.e_cur, &ring)?[0] / core::mean(&self.gray, &ring)?[0].max(8.0);
+                    core::mean(e_cur, &ring)?[0] / core::mean(&self.gray, &ring)?[0].max(8.0);
                 let e_back =
-                    core::mean(&d.e_bg, &ring)?[0] / core::mean(&d.bg_gray, &ring)?[0].max(8.0);
+                    core::mean(e_bg, &ring)?[0] / core::mean(&d.bg_gray, &ring)?[0].max(8.0);
                 if e_now < e_back + OUTLINE_MARGIN {
                     tracing::debug!(
                         t,
@@ -939,7 +959,10 @@ impl Cues {
                 // Still parts of a smoke cloud: the smoke around them drifts (it is busy, so
                 // the spread above does not see it) and lights the ground.
                 if lit.is_none() {
-                    lit = Some(smoke_lit(&self.small, &d.bg, &self.long_fg)?);
+                    let d = derived.as_mut().expect("computed above");
+                    d.ensure_hsv(&self.small)?;
+                    let (cur, back) = d.hsv.as_ref().expect("computed above");
+                    lit = Some(smoke_lit(cur, back, &self.long_fg)?);
                 }
                 let around = smoke_around(lit.as_ref().expect("computed above"), r, &mask)?;
                 if around > SMOKE_AROUND_MAX {
@@ -1096,14 +1119,15 @@ impl Cues {
         &mut self,
         t: f64,
         warm: bool,
-        d: &Derived,
+        d: &mut Derived,
         others: &Mat,
     ) -> Result<Vec<SmokeMeasure>> {
-        let bg = &d.bg;
+        d.ensure_hsv(&self.small)?;
+        let d = &*d;
         // Colour: grey/white (low saturation, not dark), desaturated and brightened compared
         // with the background (thin smoke over grass or tarmac, smoke over a dark ground), or
         // lit warm by the fire (orange hue, brighter than the background); never glare.
-        let (cur, back) = (hsv_planes(&self.small)?, hsv_planes(bg)?);
+        let (cur, back) = d.hsv.as_ref().expect("computed above");
         let (h_cur, s_cur, v_cur, s_bg, v_bg) = (
             cur.get(0)?,
             cur.get(1)?,

@@ -221,7 +221,9 @@ fn the_import_reader_sees_paths_in_use_lines_and_code() {
 fn the_readme_map_names_every_module() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-    let start = readme.find("## Map of the code").expect("README has a map of the code");
+    let start = readme
+        .find("## Map of the code")
+        .expect("README has a map of the code");
     let map = &readme[start..];
     let map = &map[..map[3..].find("\n## ").map_or(map.len(), |e| e + 3)];
     let mut missing = Vec::new();
