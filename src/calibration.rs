@@ -110,7 +110,7 @@ struct RawGround {
 #[serde(deny_unknown_fields)]
 struct RawCalibration {
     camera_id: Spanned<String>,
-    site: String,
+    site: Spanned<String>,
     #[serde(default)]
     description: String,
     frame_width: Spanned<u32>,
@@ -380,8 +380,11 @@ impl Calibration {
                 "field frame_height: must be positive",
             ));
         }
-        if raw.camera_id.get_ref().trim().is_empty() {
-            return Err(at.err(raw.camera_id.span(), "field camera_id: must not be empty"));
+        if let Err(e) = crate::ident::check(raw.camera_id.get_ref()) {
+            return Err(at.err(raw.camera_id.span(), format!("field camera_id: {e}")));
+        }
+        if let Err(e) = crate::ident::check(raw.site.get_ref()) {
+            return Err(at.err(raw.site.span(), format!("field site: {e}")));
         }
         let time_zone = match &raw.timezone {
             Some(tz) => time::parse_zone(tz.get_ref())
@@ -699,7 +702,7 @@ impl Calibration {
             path: path.to_path_buf(),
             sha256: crate::digest::sha256_bytes(text.as_bytes()),
             camera_id: raw.camera_id.into_inner(),
-            site: raw.site,
+            site: raw.site.into_inner(),
             description: raw.description,
             frame_width: w,
             frame_height: h,

@@ -49,6 +49,22 @@ pub struct MqttConfig {
     pub tls_ca: Option<PathBuf>,
     #[serde(default = "default_keep_alive")]
     pub keep_alive_s: u64,
+    /// Longest a connection attempt (TCP, TLS, CONNECT/CONNACK) may take, seconds: a 4G link
+    /// with a TLS handshake needs several round trips of up to a second each.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_s: u64,
+    /// Longest wait between connection attempts, seconds (the wait doubles from 0.5 s after
+    /// each failure and starts again after a connection).
+    #[serde(default = "default_reconnect_max")]
+    pub reconnect_max_s: u64,
+}
+
+fn default_connect_timeout() -> u64 {
+    30
+}
+
+fn default_reconnect_max() -> u64 {
+    30
 }
 
 fn default_port() -> u16 {
@@ -77,7 +93,7 @@ fn default_outbox() -> usize {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
-    site: String,
+    site: Spanned<String>,
     #[serde(default)]
     model: Option<String>,
     #[serde(default)]
@@ -145,14 +161,14 @@ impl ServiceConfig {
             Error::config(path, Some(line_of(&text, span.start)), msg)
         };
         let base = path.parent().unwrap_or(Path::new("."));
+        if let Err(e) = crate::ident::check(raw.site.get_ref()) {
+            return Err(at(raw.site.span(), format!("field site: {e}")));
+        }
         let mut cameras = Vec::new();
         for c in raw.cameras.into_iter().filter(|c| c.enabled) {
             let id = c.id.get_ref().clone();
-            if id.is_empty() || id.contains(['/', '+', '#']) {
-                return Err(at(
-                    c.id.span(),
-                    format!("camera field id: '{id}' must be non-empty without / + #"),
-                ));
+            if let Err(e) = crate::ident::check(&id) {
+                return Err(at(c.id.span(), format!("camera field id: {e}")));
             }
             if cameras.iter().any(|x: &CameraConfig| x.id == id) {
                 return Err(at(
@@ -179,7 +195,11 @@ impl ServiceConfig {
                     ),
                 ));
             }
-            let calibration = Calibration::load(&cal_path)?;
+            let mut calibration = Calibration::load(&cal_path)?;
+            // The configuration's id names the camera everywhere in the service (alert
+            // payloads, alert, snapshot and status topics, file names); the calibration's
+            // camera_id is for replays.
+            calibration.camera_id = id.clone();
             // A file path is relative to the configuration, like the calibration.
             let url = c.url.into_inner();
             let url = if !url.contains("://") && url.parse::<i32>().is_err() {
@@ -229,7 +249,7 @@ impl ServiceConfig {
         }
         Ok(ServiceConfig {
             path: path.to_path_buf(),
-            site: raw.site,
+            site: raw.site.into_inner(),
             model: raw.model.unwrap_or_else(|| "nanodet".into()),
             threads: raw.threads,
             cameras,
@@ -253,5 +273,63 @@ mod tests {
         );
         assert_eq!(redact("rtsp://10.0.0.5/ch1"), "rtsp://10.0.0.5/ch1");
         assert_eq!(redact("samples/vtest.avi"), "samples/vtest.avi");
+    }
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    const CAL: &str =
+        "camera_id = \"calib-id\"\nsite = \"s\"\nframe_width = 320\nframe_height = 240\n";
+
+    fn service(site: &str, id: &str) -> String {
+        format!(
+            "site = \"{site}\"\n[mqtt]\nhost = \"h\"\n[storage]\ndir = \"st\"\n\n\
+             [[cameras]]\nid = \"{id}\"\nurl = \"rtsp://h/x\"\ncalibration = \"cal.toml\"\n"
+        )
+    }
+
+    /// Every identifier that reaches a topic or a file name follows one rule, in the service
+    /// configuration (site, camera id) and in the calibration (site, camera_id); the error
+    /// names the file, the line and the field. The configuration's camera id is the one the
+    /// service uses (alerts and status share their topics).
+    #[test]
+    fn identifiers_follow_one_rule_and_the_config_names_the_camera() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "cal.toml", CAL);
+        let ok = write(dir.path(), "ok.toml", &service("district-7", "cam1"));
+        let cfg = ServiceConfig::load(&ok).unwrap();
+        assert_eq!(cfg.cameras[0].calibration.camera_id, "cam1");
+        for (site, id, field) in [
+            ("east/district-9", "cam1", "field site"),
+            ("#", "cam1", "field site"),
+            ("", "cam1", "field site"),
+            ("d7", "cam+1", "field id"),
+            ("d7", "../x", "field id"),
+        ] {
+            let p = write(dir.path(), "bad.toml", &service(site, id));
+            let e = ServiceConfig::load(&p).unwrap_err().to_string();
+            assert!(
+                e.contains("bad.toml:") && e.contains(field),
+                "{site:?} {id:?}: {e}"
+            );
+        }
+        for (key, value) in [("camera_id", "cam+1"), ("site", "east/9")] {
+            let text = CAL.replace(
+                &format!(
+                    "{key} = \"{}\"",
+                    if key == "site" { "s" } else { "calib-id" }
+                ),
+                &format!("{key} = \"{value}\""),
+            );
+            write(dir.path(), "cal.toml", &text);
+            let e = ServiceConfig::load(&ok).unwrap_err().to_string();
+            assert!(
+                e.contains("cal.toml:") && e.contains(&format!("field {key}")),
+                "{key}: {e}"
+            );
+        }
     }
 }

@@ -23,6 +23,7 @@ pub mod detection;
 pub mod digest;
 pub mod error;
 pub mod geometry;
+pub mod ident;
 pub mod model;
 pub mod outbox;
 pub mod pipeline;

@@ -33,18 +33,10 @@ pub struct Options {
     pub timeout_s: f64,
 }
 
-/// Longest name a saved file may take from a message.
-const MAX_NAME: usize = 128;
-
-/// Whether `name` may name a file in the save folder: 1-128 ASCII letters, digits, `-`, `_`
-/// and `.`, not starting with `.` (so no `..`, no hidden file, no separator, no NUL).
+/// Whether `name` may name a file in the save folder: the one identifier rule
+/// ([`crate::ident::is_plain`]).
 pub fn safe_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_NAME
-        && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    crate::ident::is_plain(name)
 }
 
 /// Text from a message, made printable: control characters (terminal escapes) are shown as
@@ -195,7 +187,7 @@ mod tests {
         ] {
             assert!(safe_name(ok), "{ok}");
         }
-        let long = "x".repeat(MAX_NAME + 1);
+        let long = "x".repeat(crate::ident::MAX_LEN + 1);
         for bad in [
             "",
             "..",

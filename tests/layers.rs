@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 /// The core's modules (files or folders under src/).
 const CORE: &[&str] = &[
     "geometry",
+    "ident",
     "detection",
     "violation",
     "time",

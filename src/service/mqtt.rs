@@ -106,7 +106,8 @@ pub async fn run(
         QoS::AtLeastOnce,
         true,
     ));
-    let (client, mut el) = AsyncClient::new(opts, 256);
+    let (client, el) = AsyncClient::new(opts, 256);
+    let (mut events, poller) = poll_events(el, &cfg.mqtt);
     let mut connected = false;
     // pkid → outbox entry (None: a status message); FIFO of publishes awaiting their pkid.
     let mut by_pkid: HashMap<u16, Option<String>> = HashMap::new();
@@ -128,8 +129,8 @@ pub async fn run(
             }
         }
         tokio::select! {
-            ev = el.poll() => match ev {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+            ev = events.recv() => match ev {
+                Some(Ok(Event::Incoming(Packet::ConnAck(_)))) => {
                     connected = true;
                     stats.connected.store(true, Ordering::Relaxed);
                     last_error.clear();
@@ -143,7 +144,7 @@ pub async fn run(
                     // What was in flight before the outage is resent by the client (same packet
                     // ids); anything else still in the outbox goes out with the next tick.
                 }
-                Ok(Event::Incoming(Packet::PubAck(p))) => {
+                Some(Ok(Event::Incoming(Packet::PubAck(p)))) => {
                     if let Some(Some(name)) = by_pkid.remove(&p.pkid) {
                         if let Err(e) = outbox.remove(&name) {
                             tracing::error!(error = %e, "cannot remove an acknowledged alert from the outbox");
@@ -152,24 +153,23 @@ pub async fn run(
                         stats.acked.fetch_add(1, Ordering::Relaxed);
                     }
                 }
-                Ok(Event::Outgoing(Outgoing::Publish(pkid))) if pkid != 0 => {
+                Some(Ok(Event::Outgoing(Outgoing::Publish(pkid)))) if pkid != 0 => {
                     if let std::collections::hash_map::Entry::Vacant(v) = by_pkid.entry(pkid) {
                         if let Some(entry) = unassigned.pop_front() {
                             v.insert(entry);
                         }
                     }
                 }
-                Ok(_) => {}
-                Err(e) => {
-                    let msg = explain(&e);
+                Some(Ok(_)) => {}
+                Some(Err(msg)) => {
                     if connected || msg != last_error {
                         tracing::warn!(error = %msg, "MQTT connection lost; retrying");
                     }
                     last_error = msg;
                     connected = false;
                     stats.connected.store(false, Ordering::Relaxed);
-                    tokio::time::sleep(Duration::from_millis(500)).await;
                 }
+                None => break, // the event loop's task ended (it does not, short of a panic)
             },
             msg = rx.recv() => match msg {
                 Some(Message::Status(s)) => {
@@ -215,12 +215,57 @@ pub async fn run(
         let _ = client.try_disconnect();
         let until = Instant::now() + Duration::from_secs(2);
         while Instant::now() < until {
-            match tokio::time::timeout(Duration::from_millis(500), el.poll()).await {
-                Ok(Ok(Event::Outgoing(Outgoing::Disconnect))) | Ok(Err(_)) | Err(_) => break,
+            match tokio::time::timeout(Duration::from_millis(500), events.recv()).await {
+                Ok(Some(Ok(Event::Outgoing(Outgoing::Disconnect))))
+                | Ok(Some(Err(_)))
+                | Ok(None)
+                | Err(_) => break,
                 _ => {}
             }
         }
     }
+    poller.abort();
+}
+
+/// First wait between connection attempts.
+const RECONNECT_MIN: Duration = Duration::from_millis(500);
+
+/// Runs rumqttc's event loop on a task of its own, which only ever polls it, and hands its
+/// events (errors as operator-readable text) over a channel. Polling it inside a `select!` with
+/// other branches would drop its future whenever another branch won, and with it a connection
+/// attempt in progress: on a link slower than the other branch's period no session ever came
+/// up. After an error the task waits (0.5 s, doubling to `reconnect_max_s`, reset by a
+/// connection) before the next attempt. The task ends when the receiver is dropped.
+fn poll_events(
+    mut el: rumqttc::EventLoop,
+    cfg: &crate::config::MqttConfig,
+) -> (
+    mpsc::Receiver<std::result::Result<Event, String>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let mut net = rumqttc::NetworkOptions::new();
+    net.set_connection_timeout(cfg.connect_timeout_s.max(1));
+    el.set_network_options(net);
+    let most = Duration::from_secs(cfg.reconnect_max_s.max(1));
+    let (tx, rx) = mpsc::channel(1024);
+    let task = tokio::spawn(async move {
+        let mut wait = RECONNECT_MIN;
+        loop {
+            let ev = el.poll().await;
+            let failed = ev.is_err();
+            if matches!(ev, Ok(Event::Incoming(Packet::ConnAck(_)))) {
+                wait = RECONNECT_MIN;
+            }
+            if tx.send(ev.map_err(|e| explain(&e))).await.is_err() {
+                break;
+            }
+            if failed {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(most);
+            }
+        }
+    });
+    (rx, task)
 }
 
 fn publish_status(
