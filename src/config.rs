@@ -126,18 +126,66 @@ impl CameraConfig {
     }
 }
 
-/// Replaces the password of `scheme://user:password@host…` with `***`.
-pub fn redact(url: &str) -> String {
-    if let Some(scheme_end) = url.find("://") {
-        let rest = &url[scheme_end + 3..];
-        let host_start = rest.find('/').unwrap_or(rest.len());
-        if let Some(at) = rest[..host_start].rfind('@') {
-            let cred = &rest[..at];
-            let user = cred.split(':').next().unwrap_or("");
-            return format!("{}://{}:***@{}", &url[..scheme_end], user, &rest[at + 1..]);
+/// Query parameters that carry secrets (compared without case; any name holding "pass",
+/// "token", "secret" or "key" counts too).
+const SECRET_PARAMS: &[&str] = &[
+    "pwd",
+    "auth",
+    "authorization",
+    "sig",
+    "signature",
+    "credential",
+];
+
+fn secret_param(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    SECRET_PARAMS.contains(&n.as_str())
+        || ["pass", "token", "secret", "key"]
+            .iter()
+            .any(|s| n.contains(s))
+}
+
+/// The URL as logs, status messages and alerts may show it: the password and every secret
+/// query value replaced by `***`, found by parsing the URL (WHATWG rules, the `url` crate),
+/// not by pattern. A URL that does not parse (a password holding an unescaped `/`, say) shows
+/// nothing of what stands between the scheme and its last `@`, nor its query. A file path or
+/// device number is shown as it is.
+pub fn redact(raw: &str) -> String {
+    let Some((scheme, rest)) = raw.split_once("://") else {
+        return raw.to_string();
+    };
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            if u.query().is_some() {
+                let pairs: Vec<(String, String)> = u
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let v = if secret_param(&k) {
+                            "***".into()
+                        } else {
+                            v.into_owned()
+                        };
+                        (k.into_owned(), v)
+                    })
+                    .collect();
+                u.query_pairs_mut().clear().extend_pairs(pairs);
+            }
+            u.to_string()
+        }
+        Err(_) => {
+            let (rest, query) = match rest.split_once('?') {
+                Some((r, _)) => (r, "?***"),
+                None => (rest, ""),
+            };
+            match rest.rfind('@') {
+                Some(at) => format!("{scheme}://***@{}{query}", &rest[at + 1..]),
+                None => format!("{scheme}://{rest}{query}"),
+            }
         }
     }
-    url.to_string()
 }
 
 #[derive(Debug, Clone)]
@@ -265,14 +313,51 @@ impl ServiceConfig {
 mod tests {
     use super::*;
 
+    /// The class: every way a secret can sit in a camera URL, and the text shown never holds
+    /// it; what an operator needs (scheme, user, host, port, path) stays.
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(
-            redact("rtsp://admin:s3cret@10.0.0.5:554/ch1"),
-            "rtsp://admin:***@10.0.0.5:554/ch1"
-        );
+        let cases = [
+            (
+                "rtsp://admin:s3cret@10.0.0.5:554/ch1",
+                "s3cret",
+                "rtsp://admin:***@10.0.0.5:554/ch1",
+            ),
+            (
+                "rtsp://admin:se/cret@10.0.0.5:554/ch1",
+                "se/cret",
+                "rtsp://***@10.0.0.5:554/ch1",
+            ),
+            (
+                "rtsp://admin:p@ss@10.0.0.5/ch1",
+                "p@ss",
+                "rtsp://admin:***@10.0.0.5/ch1",
+            ),
+            (
+                "rtsp://admin:p%2Fss@cam.local/ch1",
+                "p%2Fss",
+                "rtsp://admin:***@cam.local/ch1",
+            ),
+            (
+                "rtsp://10.0.0.5/ch1?user=admin&password=s3cret&channel=1",
+                "s3cret",
+                "rtsp://10.0.0.5/ch1?user=admin&password=***&channel=1",
+            ),
+            (
+                "http://cam/snap.jpg?token=abc123",
+                "abc123",
+                "http://cam/snap.jpg?token=***",
+            ),
+            ("rtsp://u:pa/ss@h/x?pwd=q/w", "q/w", "rtsp://***@h/x?***"),
+        ];
+        for (raw, secret, shown) in cases {
+            let got = redact(raw);
+            assert!(!got.contains(secret), "{raw} -> {got}");
+            assert_eq!(got, shown, "{raw}");
+        }
         assert_eq!(redact("rtsp://10.0.0.5/ch1"), "rtsp://10.0.0.5/ch1");
         assert_eq!(redact("samples/vtest.avi"), "samples/vtest.avi");
+        assert_eq!(redact("0"), "0");
     }
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
