@@ -3,7 +3,14 @@
 //! left. Entries are files named `<sequence>-<alert id>.json`, so their order survives restarts.
 //! When the outbox holds `max` entries, the oldest is dropped (and counted) to make room: the
 //! newest cases always get through.
+//!
+//! Entries are checked when read: a name that is not `<20 digits>-<id>.<json|jpg>` with a plain
+//! id, something that is not a readable file (a directory, say), an alert that is not a JSON
+//! object with its own id and a plain `camera_id`, a snapshot that is not a whole JPEG, or an
+//! entry larger than the broker takes are moved to `quarantine/` beside the entries, logged and
+//! counted; they never hold up the entries behind them.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,6 +34,70 @@ pub struct Outbox {
     max: usize,
     next: Mutex<u64>,
     pub dropped: AtomicU64,
+    /// Entries moved to `quarantine/`.
+    pub quarantined: AtomicU64,
+    /// Bad entries that could not be moved (reported once, then skipped).
+    stuck: Mutex<HashSet<String>>,
+}
+
+/// Largest entry payload: the broker's packet limit (16 MiB, `service::mqtt`) less room for the
+/// topic and header.
+pub const MAX_PAYLOAD: usize = (16 << 20) - 4096;
+
+/// Folder (inside the outbox) that bad entries are moved to.
+pub const QUARANTINE: &str = "quarantine";
+
+/// Why an entry cannot be sent, or its id and kind.
+fn check_entry(name: &str, payload: &[u8]) -> std::result::Result<(String, String), String> {
+    let (id, kind) = parse_name(name)?;
+    if payload.len() > MAX_PAYLOAD {
+        return Err(format!(
+            "{} bytes, more than the broker takes ({MAX_PAYLOAD})",
+            payload.len()
+        ));
+    }
+    match kind.as_str() {
+        "json" => {
+            let v: serde_json::Value = serde_json::from_slice(payload)
+                .map_err(|e| format!("not a whole JSON alert ({e})"))?;
+            if v.get("id").and_then(|x| x.as_str()) != Some(id.as_str()) {
+                return Err("its payload's id is not the entry's".into());
+            }
+            let camera = v.get("camera_id").and_then(|x| x.as_str()).unwrap_or("");
+            crate::ident::check(camera).map_err(|e| format!("field camera_id: {e}"))?;
+        }
+        _ => {
+            if !(payload.starts_with(&[0xFF, 0xD8]) && payload.ends_with(&[0xFF, 0xD9])) {
+                return Err("not a whole JPEG".into());
+            }
+        }
+    }
+    Ok((id, kind))
+}
+
+/// The id and kind of an entry's file name `<20 digits>-<id>.<json|jpg>`; a snapshot's id is
+/// `<alert id>@<camera>`.
+fn parse_name(name: &str) -> std::result::Result<(String, String), String> {
+    let (stem, kind) = name.rsplit_once('.').ok_or("no kind")?;
+    if kind != "json" && kind != "jpg" {
+        return Err(format!("kind '{kind}' is neither json nor jpg"));
+    }
+    let (seq, id) = stem.split_once('-').ok_or("no sequence number")?;
+    if seq.len() != 20 || !seq.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("no 20-digit sequence number".into());
+    }
+    let parts: Vec<&str> = if kind == "jpg" {
+        id.split('@').collect()
+    } else {
+        vec![id]
+    };
+    if kind == "jpg" && parts.len() != 2 {
+        return Err("a snapshot's id is <alert id>@<camera>".into());
+    }
+    for p in parts {
+        crate::ident::check(p)?;
+    }
+    Ok((id.to_string(), kind.to_string()))
 }
 
 impl Outbox {
@@ -52,6 +123,8 @@ impl Outbox {
             max: max.max(1),
             next: Mutex::new(next),
             dropped: AtomicU64::new(0),
+            quarantined: AtomicU64::new(0),
+            stuck: Mutex::new(HashSet::new()),
         })
     }
 
@@ -96,28 +169,50 @@ impl Outbox {
         Ok(())
     }
 
-    /// Everything not yet acknowledged, oldest first.
+    /// Everything not yet acknowledged that can be sent, oldest first; bad entries are moved
+    /// to `quarantine/` on the way (see the module's documentation).
     pub fn pending(&self) -> Result<Vec<Entry>> {
         let mut out = Vec::new();
         for name in Self::names(&self.dir)? {
             let p = self.dir.join(&name);
-            match std::fs::read(&p) {
-                Ok(payload) => {
-                    let (stem, kind) = name.rsplit_once('.').unwrap_or((name.as_str(), ""));
-                    let id = stem.split_once('-').map(|x| x.1).unwrap_or("").to_string();
-                    let kind = kind.to_string();
-                    out.push(Entry {
-                        name,
-                        id,
-                        kind,
-                        payload,
-                    });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io(&p, e)),
+            let checked = match std::fs::read(&p) {
+                Ok(payload) => check_entry(&name, &payload).map(|(id, kind)| Entry {
+                    name: name.clone(),
+                    id,
+                    kind,
+                    payload,
+                }),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => Err(format!("cannot be read: {e}")),
+            };
+            match checked {
+                Ok(entry) => out.push(entry),
+                Err(why) => self.quarantine(&name, &why),
             }
         }
         Ok(out)
+    }
+
+    /// Moves a bad entry out of the queue, logs and counts it; one that cannot be moved is
+    /// reported once and skipped from then on.
+    fn quarantine(&self, name: &str, why: &str) {
+        let mut stuck = self.stuck.lock().unwrap_or_else(|p| p.into_inner());
+        if stuck.contains(name) {
+            return;
+        }
+        let folder = self.dir.join(QUARANTINE);
+        let moved = std::fs::create_dir_all(&folder)
+            .and_then(|()| std::fs::rename(self.dir.join(name), folder.join(name)));
+        match moved {
+            Ok(()) => {
+                self.quarantined.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(entry = %name, reason = %why, folder = %folder.display(), "bad outbox entry quarantined");
+            }
+            Err(e) => {
+                tracing::error!(entry = %name, reason = %why, error = %e, "bad outbox entry cannot be moved; skipping it");
+                stuck.insert(name.to_string());
+            }
+        }
     }
 
     pub fn remove(&self, name: &str) -> Result<()> {
@@ -129,8 +224,12 @@ impl Outbox {
         }
     }
 
+    /// Entries waiting (bad ones not yet moved included, stuck ones not).
     pub fn depth(&self) -> usize {
-        Self::names(&self.dir).map(|n| n.len()).unwrap_or(0)
+        let stuck = self.stuck.lock().unwrap_or_else(|p| p.into_inner());
+        Self::names(&self.dir)
+            .map(|n| n.iter().filter(|n| !stuck.contains(*n)).count())
+            .unwrap_or(0)
     }
 }
 
@@ -138,19 +237,27 @@ impl Outbox {
 mod tests {
     use super::*;
 
+    fn alert(id: &str) -> Vec<u8> {
+        serde_json::json!({"id": id, "camera_id": "cam"})
+            .to_string()
+            .into_bytes()
+    }
+
+    const JPEG: &[u8] = &[0xFF, 0xD8, 1, 2, 3, 0xFF, 0xD9];
+
     #[test]
     fn keeps_order_across_reopen_and_drops_oldest_when_full() {
         let dir = tempfile::tempdir().unwrap();
         let o = Outbox::open(dir.path(), 3).unwrap();
         for id in ["a", "b"] {
-            o.put(id, id.as_bytes()).unwrap();
+            o.put(id, &alert(id)).unwrap();
         }
         drop(o);
         let o = Outbox::open(dir.path(), 3).unwrap();
-        o.put("c", b"c").unwrap();
+        o.put("c", &alert("c")).unwrap();
         let ids: Vec<String> = o.pending().unwrap().into_iter().map(|e| e.id).collect();
         assert_eq!(ids, ["a", "b", "c"]);
-        o.put("d", b"d").unwrap();
+        o.put("d", &alert("d")).unwrap();
         let p = o.pending().unwrap();
         assert_eq!(
             p.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
@@ -160,8 +267,53 @@ mod tests {
         o.remove(&p[0].name).unwrap();
         assert_eq!(o.depth(), 2);
         // Snapshots are entries of their own kind.
-        o.put_kind("d@cam", "jpg", b"jpeg").unwrap();
+        o.put_kind("d@cam", "jpg", JPEG).unwrap();
         let last = o.pending().unwrap().pop().unwrap();
         assert_eq!((last.id.as_str(), last.kind.as_str()), ("d@cam", "jpg"));
+        assert_eq!(o.quarantined.load(Ordering::Relaxed), 0);
+    }
+
+    /// The class of bad entries a box meets (a crash mid-write past the rename, a disk error,
+    /// a hand-made file, an oversize snapshot, hostile ids): each is moved to `quarantine/`,
+    /// counted, and the good entries around it are all still sent, in order. (Before: a
+    /// directory named like an entry stopped all delivery, silently; corrupt entries were
+    /// forwarded unchanged.)
+    #[test]
+    fn bad_entries_are_quarantined_and_never_block_the_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = Outbox::open(dir.path(), 100).unwrap();
+        o.put("first", &alert("first")).unwrap();
+        let plant =
+            |name: &str, bytes: &[u8]| std::fs::write(dir.path().join(name), bytes).unwrap();
+        let seq = |n: u64| format!("{n:020}");
+        std::fs::create_dir(dir.path().join(format!("{}-dir.json", seq(1)))).unwrap();
+        plant(&format!("{}-trunc.json", seq(2)), &alert("trunc")[..10]);
+        plant(&format!("{}-other.json", seq(3)), &alert("not-other"));
+        plant(
+            &format!("{}-slash.json", seq(4)),
+            serde_json::json!({"id": "slash", "camera_id": "a/b"})
+                .to_string()
+                .as_bytes(),
+        );
+        plant(&format!("{}-half@cam.jpg", seq(5)), &JPEG[..4]);
+        let mut big = vec![0xFF, 0xD8];
+        big.resize(MAX_PAYLOAD + 10, 0);
+        big.extend([0xFF, 0xD9]);
+        plant(&format!("{}-big@cam.jpg", seq(6)), &big);
+        plant("loose.json", &alert("loose"));
+        plant(&format!("{}-..json", seq(7)), &alert("."));
+        plant(&format!("{}-nocam.jpg", seq(8)), JPEG);
+        o.put("last", &alert("last")).unwrap();
+        let ids: Vec<String> = o.pending().unwrap().into_iter().map(|e| e.id).collect();
+        assert_eq!(ids, ["first", "last"]);
+        assert_eq!(o.quarantined.load(Ordering::Relaxed), 9);
+        assert_eq!(o.depth(), 2);
+        let moved = std::fs::read_dir(dir.path().join(QUARANTINE))
+            .unwrap()
+            .count();
+        assert_eq!(moved, 9);
+        // Read again: nothing more to move, the same two to send.
+        assert_eq!(o.pending().unwrap().len(), 2);
+        assert_eq!(o.quarantined.load(Ordering::Relaxed), 9);
     }
 }

@@ -118,8 +118,13 @@ fn watch_alerts(broker: u16, seen: Arc<std::sync::Mutex<Vec<String>>>) {
 }
 
 /// Delivery through a link with round trip `rtt`: the alerts in the outbox, how many arrived,
-/// how many connections the service opened, and how long the first alert took.
-fn deliver_through(rtt: Duration, alerts: usize) -> (usize, usize, Option<Duration>) {
+/// how many connections the service opened, and how long the first alert took. `plant` may
+/// put files of its own into the outbox folder first.
+fn deliver_through(
+    rtt: Duration,
+    alerts: usize,
+    plant: impl FnOnce(&Path),
+) -> (usize, usize, Option<Duration>, u64) {
     let dir = tempfile::tempdir().unwrap();
     let broker = Broker::start(&dir.path().join("broker"), None);
     let proxy = DelayProxy::start(broker.port, rtt / 2);
@@ -128,6 +133,7 @@ fn deliver_through(rtt: Duration, alerts: usize) -> (usize, usize, Option<Durati
     std::thread::sleep(Duration::from_millis(300)); // the watcher's subscription
     let cfg = config(dir.path(), proxy.port);
     let outbox = Arc::new(Outbox::open(&cfg.storage.dir.join("outbox"), 100).unwrap());
+    plant(&cfg.storage.dir.join("outbox"));
     for i in 0..alerts {
         let id = format!("slow-{i}");
         let payload = serde_json::json!({"id": id, "camera_id": "cam1"}).to_string();
@@ -171,7 +177,8 @@ fn deliver_through(rtt: Duration, alerts: usize) -> (usize, usize, Option<Durati
         outbox.depth(),
         first
     );
-    (delivered.len(), sessions, first)
+    let quarantined = outbox.quarantined.load(Ordering::SeqCst);
+    (delivered.len(), sessions, first, quarantined)
 }
 
 /// A 4G link's round trip (300 ms) and a bad one's (1 s): one session, every alert delivered and
@@ -180,7 +187,8 @@ fn deliver_through(rtt: Duration, alerts: usize) -> (usize, usize, Option<Durati
 #[test]
 fn slow_links_get_one_session_and_every_alert() {
     for rtt_ms in [300u64, 1000] {
-        let (delivered, sessions, first) = deliver_through(Duration::from_millis(rtt_ms), 5);
+        let (delivered, sessions, first, _) =
+            deliver_through(Duration::from_millis(rtt_ms), 5, |_| {});
         assert_eq!(delivered, 5, "rtt {rtt_ms} ms: alerts delivered");
         assert_eq!(sessions, 1, "rtt {rtt_ms} ms: connections opened");
         // Connect (1 round trip) and publish (the broker has it after half of one): well
@@ -191,4 +199,30 @@ fn slow_links_get_one_session_and_every_alert() {
             "rtt {rtt_ms} ms: first alert after {first:?}"
         );
     }
+}
+
+/// Bad entries in the outbox (a directory named like an entry, a truncated alert, an alert
+/// whose camera id would inject a topic level, a snapshot over the broker's packet limit) are
+/// quarantined, and every good alert behind them is delivered. (Before: a directory named like
+/// an entry left 0 of 22 alerts delivered and no log line.)
+#[test]
+fn bad_outbox_entries_do_not_stop_delivery() {
+    let (delivered, sessions, _, quarantined) =
+        deliver_through(Duration::from_millis(20), 5, |dir| {
+            let seq = |n: u64| format!("{n:020}");
+            std::fs::create_dir(dir.join(format!("{}-adir.json", seq(0)))).unwrap();
+            std::fs::write(dir.join(format!("{}-cut.json", seq(0))), b"{\"id\": \"cu").unwrap();
+            std::fs::write(
+                dir.join(format!("{}-inject.json", seq(0))),
+                br#"{"id": "inject", "camera_id": "cam/+/x"}"#,
+            )
+            .unwrap();
+            let mut big = vec![0xFF, 0xD8];
+            big.resize(17 << 20, 7);
+            big.extend([0xFF, 0xD9]);
+            std::fs::write(dir.join(format!("{}-huge@cam1.jpg", seq(0))), big).unwrap();
+        });
+    assert_eq!(delivered, 5);
+    assert_eq!(sessions, 1);
+    assert_eq!(quarantined, 4);
 }

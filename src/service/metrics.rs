@@ -149,6 +149,7 @@ struct Exposition {
     inference: Family<CameraLabel, Histogram>,
     outbox_depth: Gauge,
     outbox_dropped: Counter,
+    outbox_quarantined: Counter,
     mqtt_connected: Gauge,
 }
 
@@ -174,6 +175,7 @@ impl Exposition {
             inference: Family::new_with_constructor(inference_histogram),
             outbox_depth: Gauge::default(),
             outbox_dropped: Counter::default(),
+            outbox_quarantined: Counter::default(),
             mqtt_connected: Gauge::default(),
         };
         registry.register(
@@ -230,6 +232,11 @@ impl Exposition {
             "outbox_dropped",
             "Alerts dropped because the outbox was full",
             e.outbox_dropped.clone(),
+        );
+        registry.register(
+            "outbox_quarantined",
+            "Bad outbox entries moved to quarantine/ (unreadable, corrupt, oversize, bad ids)",
+            e.outbox_quarantined.clone(),
         );
         registry.register(
             "mqtt_connected",
@@ -417,6 +424,10 @@ impl Metrics {
         e.outbox_depth.set(self.outbox.depth() as i64);
         e.outbox_dropped.inner().store(
             self.outbox.dropped.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        e.outbox_quarantined.inner().store(
+            self.outbox.quarantined.load(Ordering::Relaxed),
             Ordering::Relaxed,
         );
         e.mqtt_connected
