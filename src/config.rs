@@ -84,10 +84,32 @@ pub struct StorageConfig {
     /// counted), so that the newest cases always reach the control room.
     #[serde(default = "default_outbox")]
     pub max_outbox: usize,
+    /// Free space kept on the storage's file system, MiB: below it alerts go out without
+    /// snapshots.
+    #[serde(default = "default_min_free")]
+    pub min_free_mb: u64,
+    /// Most space for `snapshots/`, MiB; the oldest are removed to make room.
+    #[serde(default = "default_max_snapshots")]
+    pub max_snapshots_mb: u64,
+    /// Size at which `alerts.jsonl` is rotated to `alerts.jsonl.1` (one generation kept), MiB.
+    #[serde(default = "default_max_log")]
+    pub max_log_mb: u64,
 }
 
 fn default_outbox() -> usize {
     10_000
+}
+
+fn default_min_free() -> u64 {
+    200
+}
+
+fn default_max_snapshots() -> u64 {
+    2048
+}
+
+fn default_max_log() -> u64 {
+    64
 }
 
 #[derive(Debug, Deserialize)]

@@ -20,6 +20,7 @@ use prometheus_client::registry::{Registry, Unit};
 
 use super::capture::Slot;
 use super::mqtt::MqttStats;
+use super::storage::StorageStats;
 use crate::outbox::Outbox;
 
 /// Inference latency histogram buckets, seconds.
@@ -150,6 +151,10 @@ struct Exposition {
     outbox_depth: Gauge,
     outbox_dropped: Counter,
     outbox_quarantined: Counter,
+    storage_errors: Counter,
+    images_skipped: Counter,
+    alerts_held: Gauge,
+    storage_low: Gauge,
     mqtt_connected: Gauge,
 }
 
@@ -176,6 +181,10 @@ impl Exposition {
             outbox_depth: Gauge::default(),
             outbox_dropped: Counter::default(),
             outbox_quarantined: Counter::default(),
+            storage_errors: Counter::default(),
+            images_skipped: Counter::default(),
+            alerts_held: Gauge::default(),
+            storage_low: Gauge::default(),
             mqtt_connected: Gauge::default(),
         };
         registry.register(
@@ -239,6 +248,26 @@ impl Exposition {
             e.outbox_quarantined.clone(),
         );
         registry.register(
+            "storage_errors",
+            "Storage writes that failed (snapshots, outbox, alert log); none is fatal",
+            e.storage_errors.clone(),
+        );
+        registry.register(
+            "alert_images_skipped",
+            "Alerts sent without a snapshot (free space below storage.min_free_mb, or a write failed)",
+            e.images_skipped.clone(),
+        );
+        registry.register(
+            "alerts_held_in_memory",
+            "Alerts the disk could not take yet, held in order until it can",
+            e.alerts_held.clone(),
+        );
+        registry.register(
+            "storage_low",
+            "1 while the free space is below storage.min_free_mb",
+            e.storage_low.clone(),
+        );
+        registry.register(
             "mqtt_connected",
             "1 when connected to the broker",
             e.mqtt_connected.clone(),
@@ -254,6 +283,7 @@ pub struct Metrics {
     cams: Mutex<Vec<Cam>>,
     outbox: Arc<Outbox>,
     mqtt: Arc<MqttStats>,
+    storage: Arc<StorageStats>,
     slots: Vec<Arc<Slot>>,
     exposition: Exposition,
 }
@@ -273,6 +303,7 @@ impl Metrics {
         slots: Vec<Arc<Slot>>,
         outbox: Arc<Outbox>,
         mqtt: Arc<MqttStats>,
+        storage: Arc<StorageStats>,
     ) -> Metrics {
         let labels: Vec<CameraLabel> = cameras
             .iter()
@@ -296,6 +327,7 @@ impl Metrics {
             labels,
             outbox,
             mqtt,
+            storage,
             slots,
             exposition,
         }
@@ -430,6 +462,15 @@ impl Metrics {
             self.outbox.quarantined.load(Ordering::Relaxed),
             Ordering::Relaxed,
         );
+        let st = &self.storage;
+        e.storage_errors
+            .inner()
+            .store(st.errors.load(Ordering::Relaxed), Ordering::Relaxed);
+        e.images_skipped
+            .inner()
+            .store(st.images_skipped.load(Ordering::Relaxed), Ordering::Relaxed);
+        e.alerts_held.set(st.held.load(Ordering::Relaxed) as i64);
+        e.storage_low.set(st.low.load(Ordering::Relaxed) as i64);
         e.mqtt_connected
             .set(self.mqtt.connected.load(Ordering::Relaxed) as i64);
         let mut out = String::new();
@@ -510,6 +551,7 @@ mod tests {
             slots,
             outbox,
             Arc::new(MqttStats::default()),
+            Arc::new(StorageStats::default()),
         );
         (m, dir)
     }

@@ -6,8 +6,8 @@
 pub mod capture;
 pub mod metrics;
 pub mod mqtt;
+pub mod storage;
 
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,6 +23,7 @@ use crate::outbox::Outbox;
 use crate::time::LocalTime;
 use capture::{now_unix, Slot};
 use metrics::Metrics;
+use storage::Storage;
 
 /// Runs until SIGTERM/SIGINT (or `stop` is set).
 /// With `stats`, the run's figures (`Metrics::run_stats_json`) are written there at shutdown.
@@ -35,18 +36,17 @@ pub fn run(
     for cam in &cfg.cameras {
         cam.calibration.check_classes(&det.manifest().classes)?;
     }
-    let storage = cfg.storage.dir.clone();
-    let snapshots = storage.join("snapshots");
-    std::fs::create_dir_all(&snapshots).map_err(|e| Error::io(&snapshots, e))?;
+    let storage_dir = cfg.storage.dir.clone();
     let outbox = Arc::new(Outbox::open(
-        &storage.join("outbox"),
+        &storage_dir.join("outbox"),
         cfg.storage.max_outbox,
     )?);
+    let storage = Storage::open(&cfg.storage, outbox.clone())?;
     tracing::info!(
         site = %cfg.site,
         cameras = %cfg.cameras.iter().map(|c| format!("{} ({})", c.id, c.safe_url())).collect::<Vec<_>>().join(", "),
         broker = %format!("{}:{}", cfg.mqtt.host, cfg.mqtt.port),
-        storage = %storage.display(),
+        storage = %storage_dir.display(),
         "starting"
     );
     let pending = outbox.depth();
@@ -56,12 +56,6 @@ pub fn run(
             "alerts from a previous run are waiting in the outbox: they will be resent"
         );
     }
-    let log_path = storage.join("alerts.jsonl");
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .map_err(|e| Error::io(&log_path, e))?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -81,6 +75,7 @@ pub fn run(
         slots.clone(),
         outbox.clone(),
         mqtt_stats.clone(),
+        storage.stats.clone(),
     ));
 
     // Signals: the first SIGTERM/SIGINT starts the shutdown.
@@ -140,10 +135,7 @@ pub fn run(
             .collect(),
         cfg: cfg.clone(),
         started_unix,
-        storage: storage.clone(),
-        log_path: log_path.clone(),
-        log,
-        outbox: outbox.clone(),
+        storage,
         kick: kick.clone(),
         metrics: metrics.clone(),
     };
@@ -283,10 +275,7 @@ struct AnalyticsWorker {
     makers: Vec<AlertMaker>,
     cfg: ServiceConfig,
     started_unix: f64,
-    storage: std::path::PathBuf,
-    log_path: std::path::PathBuf,
-    log: std::fs::File,
-    outbox: Arc<Outbox>,
+    storage: Storage,
     kick: Arc<Notify>,
     metrics: Arc<Metrics>,
 }
@@ -308,25 +297,37 @@ impl AnalyticsWorker {
         let cal = &cam.calibration;
         let t = frame.unix - self.started_unix;
         let local = Some(LocalTime::from_unix(frame.unix, &cal.time_zone));
-        let events = self.analytics[i].step(cal, t, local, &frame.image, &job.dets, &[])?;
+        // One frame the analytics cannot take (an OpenCV error) must not stop the box.
+        let events = match self.analytics[i].step(cal, t, local, &frame.image, &job.dets, &[]) {
+            Ok(ev) => ev,
+            Err(e) => {
+                tracing::error!(error = %e, "analytics failed on a frame; skipped");
+                Vec::new()
+            }
+        };
         for ev in events {
             let mut alert = self.makers[i].make(&ev, cal, 0);
             let mut img = frame.image.clone();
-            annotate::draw_alert(&mut img, cal, self.analytics[i].tracker.tracks(), t, &alert)?;
-            let name = format!("snapshots/{}.jpg", alert.id);
-            let jpeg = annotate::write_jpeg(&self.storage.join(&name), &img)?;
-            alert.snapshot = Some(name.clone());
-            let json = serde_json::to_string(&alert)
-                .map_err(|e| Error::io(&self.log_path, std::io::Error::other(e)))?;
-            // Durable first, then announced: the outbox entries are fsync'd before anyone is told.
-            // The snapshot goes first, so that a subscriber has the image when the alert arrives.
-            self.outbox
-                .put_kind(&format!("{}@{}", alert.id, cam.id), "jpg", &jpeg)?;
-            self.outbox.put(&alert.id, json.as_bytes())?;
-            writeln!(self.log, "{json}").map_err(|e| Error::io(&self.log_path, e))?;
+            let jpeg = annotate::draw_alert(
+                &mut img,
+                cal,
+                self.analytics[i].tracker.tracks(),
+                t,
+                &alert,
+            )
+            .and_then(|()| annotate::encode_jpeg(&img))
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "cannot draw the alert's snapshot; sending it without");
+                Vec::new()
+            });
+            // Durable first, then announced: the outbox entries are fsync'd before anyone is
+            // told; the snapshot goes first, so that a subscriber has the image when the alert
+            // arrives; without room for it, the alert goes alone.
+            self.storage.record(&mut alert, &jpeg);
             self.kick.notify_one();
             tracing::info!(camera = %cam.id, "{}", alert.summary());
         }
+        self.storage.retry_held(false);
         self.metrics.record(
             i,
             frame.at.elapsed().as_secs_f64() * 1000.0,
