@@ -20,6 +20,28 @@ use crate::time::{self, TimeZone};
 use dispatch::DispatchTable;
 use schedule::{Schedule, Window};
 
+/// Longest time a zone's timing field may take, seconds (a day).
+const MAX_SECONDS: f64 = 86_400.0;
+/// Smallest zone or stall, square pixels (a 10 x 10 patch).
+const MIN_ZONE_PX2: f32 = 100.0;
+
+/// Two numbers written as `[a, b]`: exactly two (a TOML array of three is an error, where a
+/// plain `[T; 2]` would drop the third silently).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "Vec<T>")]
+struct Pair<T: Copy>([T; 2]);
+
+impl<T: Copy> TryFrom<Vec<T>> for Pair<T> {
+    type Error = String;
+
+    fn try_from(v: Vec<T>) -> std::result::Result<Self, String> {
+        match v[..] {
+            [a, b] => Ok(Pair([a, b])),
+            _ => Err(format!("expected two numbers [x, y], found {}", v.len())),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ZoneType {
@@ -76,7 +98,7 @@ struct RawZone {
     name: Spanned<String>,
     #[serde(rename = "type")]
     zone_type: Spanned<ZoneType>,
-    polygon: Spanned<Vec<[f32; 2]>>,
+    polygon: Spanned<Vec<Pair<f32>>>,
     classes: Option<Spanned<Vec<String>>>,
     stall_classes: Option<Spanned<Vec<String>>>,
     dwell_seconds: Option<Spanned<f64>>,
@@ -85,7 +107,7 @@ struct RawZone {
     cooldown_seconds: Option<Spanned<f64>>,
     parked_seconds: Option<Spanned<f64>>,
     capacity: Option<Spanned<u32>>,
-    stalls: Option<Spanned<Vec<Vec<[f32; 2]>>>>,
+    stalls: Option<Spanned<Vec<Vec<Pair<f32>>>>>,
     max_orientation_spread: Option<Spanned<f64>>,
     min_clear_width_m: Option<Spanned<f64>>,
     static_foreground: Option<Spanned<bool>>,
@@ -95,8 +117,8 @@ struct RawZone {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPair {
-    image: [f32; 2],
-    ground: [f32; 2],
+    image: Pair<f32>,
+    ground: Pair<f32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -117,7 +139,7 @@ struct RawCalibration {
     frame_height: Spanned<u32>,
     timezone: Option<Spanned<String>>,
     grid_cell: Option<String>,
-    gps: Option<Spanned<[f64; 2]>>,
+    gps: Option<Spanned<Pair<f64>>>,
     ground: Option<Spanned<RawGround>>,
     /// The view the calibration was drawn on: an image, or a video (with `reference_at`).
     reference_frame: Option<Spanned<PathBuf>>,
@@ -306,10 +328,14 @@ impl At<'_> {
         default: f64,
     ) -> Result<f64> {
         match v {
-            Some(s) if !(s.get_ref().is_finite() && *s.get_ref() >= 0.0) => Err(self.err(
-                s.span(),
-                format!("zone '{zone}' field {field}: must be a number >= 0"),
-            )),
+            Some(s) if !(s.get_ref().is_finite() && (0.0..=MAX_SECONDS).contains(s.get_ref())) => {
+                Err(self.err(
+                    s.span(),
+                    format!(
+                        "zone '{zone}' field {field}: must be a number of seconds from 0 to {MAX_SECONDS} (a day)"
+                    ),
+                ))
+            }
             Some(s) => Ok(*s.get_ref()),
             None => Ok(default),
         }
@@ -317,7 +343,7 @@ impl At<'_> {
 
     fn polygon(
         &self,
-        pts: &[[f32; 2]],
+        pts: &[Pair<f32>],
         span: Range<usize>,
         zone: &str,
         field: &str,
@@ -334,25 +360,31 @@ impl At<'_> {
             ));
         }
         for p in pts {
-            if !(0.0..=w as f32).contains(&p[0]) || !(0.0..=h as f32).contains(&p[1]) {
+            if !(0.0..=w as f32).contains(&p.0[0]) || !(0.0..=h as f32).contains(&p.0[1]) {
                 return Err(self.err(
                     span,
                     format!(
                         "zone '{zone}' field {field}: point [{}, {}] is outside the {w}x{h} frame",
-                        p[0], p[1]
+                        p.0[0], p.0[1]
                     ),
                 ));
             }
         }
-        let polygon = Polygon::new(pts.iter().map(|p| Point { x: p[0], y: p[1] }).collect());
+        let polygon = Polygon::new(pts.iter().map(|p| Point { x: p.0[0], y: p.0[1] }).collect());
         if polygon.self_intersects() {
             return Err(self.err(
                 span,
                 format!("zone '{zone}' field {field}: edges cross each other"),
             ));
         }
-        if polygon.area() < 1.0 {
-            return Err(self.err(span, format!("zone '{zone}' field {field}: has no area")));
+        if polygon.area() < MIN_ZONE_PX2 {
+            return Err(self.err(
+                span,
+                format!(
+                    "zone '{zone}' field {field}: covers {:.1} px², less than {MIN_ZONE_PX2} (nothing fits in it)",
+                    polygon.area()
+                ),
+            ));
         }
         Ok(polygon)
     }
@@ -392,7 +424,7 @@ impl Calibration {
             None => TimeZone::UTC,
         };
         if let Some(g) = &raw.gps {
-            let [lat, lon] = *g.get_ref();
+            let Pair([lat, lon]) = *g.get_ref();
             if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
                 return Err(at.err(
                     g.span(),
@@ -411,12 +443,12 @@ impl Calibration {
                     .map(|p| {
                         (
                             Point {
-                                x: p.image[0],
-                                y: p.image[1],
+                                x: p.image.0[0],
+                                y: p.image.0[1],
                             },
                             Point {
-                                x: p.ground[0],
-                                y: p.ground[1],
+                                x: p.ground.0[0],
+                                y: p.ground.0[1],
                             },
                         )
                     })
@@ -708,7 +740,7 @@ impl Calibration {
             frame_height: h,
             time_zone,
             grid_cell: raw.grid_cell.unwrap_or_default(),
-            gps: raw.gps.map(|g| g.into_inner()),
+            gps: raw.gps.map(|g| g.into_inner().0),
             ground,
             reference_frame,
             dispatch,

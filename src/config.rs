@@ -96,6 +96,9 @@ pub struct StorageConfig {
     pub max_log_mb: u64,
 }
 
+/// Most inference threads a configuration may ask for.
+const MAX_THREADS: usize = 256;
+
 fn default_outbox() -> usize {
     10_000
 }
@@ -303,6 +306,36 @@ impl ServiceConfig {
             })?),
             None => None,
         };
+        let field = |name: &str, msg: String| Error::config(path, None, format!("field {name}: {msg}"));
+        if raw.mqtt.host.trim().is_empty() {
+            return Err(field("mqtt.host", "empty".into()));
+        }
+        if raw.mqtt.port == 0 {
+            return Err(field("mqtt.port", "0 is not a port".into()));
+        }
+        if raw.mqtt.keep_alive_s > u16::MAX as u64 {
+            return Err(field("mqtt.keep_alive_s", format!("at most {} (MQTT's limit)", u16::MAX)));
+        }
+        for (name, v) in [
+            ("mqtt.connect_timeout_s", raw.mqtt.connect_timeout_s),
+            ("mqtt.reconnect_max_s", raw.mqtt.reconnect_max_s),
+        ] {
+            if !(1..=3600).contains(&v) {
+                return Err(field(name, format!("{v}: must be from 1 to 3600 seconds")));
+            }
+        }
+        if raw.threads > MAX_THREADS {
+            return Err(field("threads", format!("{}: at most {MAX_THREADS}", raw.threads)));
+        }
+        if !(raw.health_interval_s.is_finite() && (1.0..=3600.0).contains(&raw.health_interval_s)) {
+            return Err(field("health_interval_s", "must be from 1 to 3600 seconds".into()));
+        }
+        if raw.storage.dir.as_os_str().is_empty() {
+            return Err(field("storage.dir", "empty".into()));
+        }
+        if raw.storage.max_outbox == 0 {
+            return Err(field("storage.max_outbox", "must be at least 1".into()));
+        }
         let mut storage = raw.storage;
         storage.dir = base.join(&storage.dir);
         let mut mqtt = raw.mqtt;
@@ -326,7 +359,7 @@ impl ServiceConfig {
             mqtt,
             storage,
             metrics,
-            health_interval_s: raw.health_interval_s.max(1.0),
+            health_interval_s: raw.health_interval_s,
         })
     }
 }
@@ -437,6 +470,29 @@ mod tests {
                 e.contains("cal.toml:") && e.contains(&format!("field {key}")),
                 "{key}: {e}"
             );
+        }
+    }
+
+    /// Values out of range are refused with the field named, not accepted and misused.
+    #[test]
+    fn out_of_range_values_name_their_field() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "cal.toml", CAL);
+        let good = service("d7", "cam1");
+        for (from, to, field) in [
+            ("host = \"h\"", "host = \" \"", "mqtt.host"),
+            ("host = \"h\"", "host = \"h\"\nport = 0", "mqtt.port"),
+            ("host = \"h\"", "host = \"h\"\nconnect_timeout_s = 0", "mqtt.connect_timeout_s"),
+            ("host = \"h\"", "host = \"h\"\nkeep_alive_s = 70000", "mqtt.keep_alive_s"),
+            ("site = \"d7\"", "site = \"d7\"\nthreads = 65536", "threads"),
+            ("site = \"d7\"", "site = \"d7\"\nhealth_interval_s = 0", "health_interval_s"),
+            ("dir = \"st\"", "dir = \"\"", "storage.dir"),
+            ("dir = \"st\"", "dir = \"st\"\nmax_outbox = 0", "storage.max_outbox"),
+        ] {
+            assert!(good.contains(from), "{from}");
+            let p = write(dir.path(), "bad.toml", &good.replacen(from, to, 1));
+            let e = ServiceConfig::load(&p).unwrap_err().to_string();
+            assert!(e.contains("bad.toml") && e.contains(field), "{field}: {e}");
         }
     }
 }

@@ -227,3 +227,31 @@ fn dispatch_overrides_and_unknown_class() {
     let e = c.check_classes(&["person".into()]).unwrap_err().to_string();
     assert!(e.contains("persn"), "{e}");
 }
+
+/// Values a file may hold but nothing can mean: a point with three numbers (anywhere a pair is
+/// written), timings past a day, a zone too small to hold anything, an identifier that would
+/// inject a topic level. Each is refused with its line and field.
+#[test]
+fn values_nothing_can_mean_are_refused() {
+    for (from, to, says) in [
+        ("[10, 10], [90, 10]", "[10, 10, 5], [90, 10]", "two numbers"),
+        ("image = [0, 80]", "image = [0, 80, 1]", "two numbers"),
+        ("gps = [39.9, 116.4]", "gps = [39.9, 116.4, 3]", "two numbers"),
+        ("dwell_seconds = 5", "dwell_seconds = 4e9", "dwell_seconds"),
+        (
+            "polygon = [[10, 10], [90, 10], [90, 70], [10, 70]]",
+            "polygon = [[10, 10], [11.5, 10], [11.5, 11], [10, 11]]",
+            "px²",
+        ),
+        ("camera_id = \"cam-1\"", "camera_id = \"cam+1\"", "camera_id"),
+        ("site = \"test\"", "site = \"east/district-9\"", "site"),
+    ] {
+        assert!(GOOD.contains(from), "{from}");
+        let text = GOOD.replacen(from, to, 1);
+        let e = err_of(&text);
+        let has_line = e
+            .strip_prefix("cal.toml:")
+            .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()));
+        assert!(e.contains(says) && has_line, "{to}: {e}");
+    }
+}
