@@ -370,7 +370,14 @@ impl At<'_> {
                 ));
             }
         }
-        let polygon = Polygon::new(pts.iter().map(|p| Point { x: p.0[0], y: p.0[1] }).collect());
+        let polygon = Polygon::new(
+            pts.iter()
+                .map(|p| Point {
+                    x: p.0[0],
+                    y: p.0[1],
+                })
+                .collect(),
+        );
         if polygon.self_intersects() {
             return Err(self.err(
                 span,

@@ -306,7 +306,8 @@ impl ServiceConfig {
             })?),
             None => None,
         };
-        let field = |name: &str, msg: String| Error::config(path, None, format!("field {name}: {msg}"));
+        let field =
+            |name: &str, msg: String| Error::config(path, None, format!("field {name}: {msg}"));
         if raw.mqtt.host.trim().is_empty() {
             return Err(field("mqtt.host", "empty".into()));
         }
@@ -314,7 +315,10 @@ impl ServiceConfig {
             return Err(field("mqtt.port", "0 is not a port".into()));
         }
         if raw.mqtt.keep_alive_s > u16::MAX as u64 {
-            return Err(field("mqtt.keep_alive_s", format!("at most {} (MQTT's limit)", u16::MAX)));
+            return Err(field(
+                "mqtt.keep_alive_s",
+                format!("at most {} (MQTT's limit)", u16::MAX),
+            ));
         }
         for (name, v) in [
             ("mqtt.connect_timeout_s", raw.mqtt.connect_timeout_s),
@@ -325,10 +329,16 @@ impl ServiceConfig {
             }
         }
         if raw.threads > MAX_THREADS {
-            return Err(field("threads", format!("{}: at most {MAX_THREADS}", raw.threads)));
+            return Err(field(
+                "threads",
+                format!("{}: at most {MAX_THREADS}", raw.threads),
+            ));
         }
         if !(raw.health_interval_s.is_finite() && (1.0..=3600.0).contains(&raw.health_interval_s)) {
-            return Err(field("health_interval_s", "must be from 1 to 3600 seconds".into()));
+            return Err(field(
+                "health_interval_s",
+                "must be from 1 to 3600 seconds".into(),
+            ));
         }
         if raw.storage.dir.as_os_str().is_empty() {
             return Err(field("storage.dir", "empty".into()));
@@ -482,12 +492,28 @@ mod tests {
         for (from, to, field) in [
             ("host = \"h\"", "host = \" \"", "mqtt.host"),
             ("host = \"h\"", "host = \"h\"\nport = 0", "mqtt.port"),
-            ("host = \"h\"", "host = \"h\"\nconnect_timeout_s = 0", "mqtt.connect_timeout_s"),
-            ("host = \"h\"", "host = \"h\"\nkeep_alive_s = 70000", "mqtt.keep_alive_s"),
+            (
+                "host = \"h\"",
+                "host = \"h\"\nconnect_timeout_s = 0",
+                "mqtt.connect_timeout_s",
+            ),
+            (
+                "host = \"h\"",
+                "host = \"h\"\nkeep_alive_s = 70000",
+                "mqtt.keep_alive_s",
+            ),
             ("site = \"d7\"", "site = \"d7\"\nthreads = 65536", "threads"),
-            ("site = \"d7\"", "site = \"d7\"\nhealth_interval_s = 0", "health_interval_s"),
+            (
+                "site = \"d7\"",
+                "site = \"d7\"\nhealth_interval_s = 0",
+                "health_interval_s",
+            ),
             ("dir = \"st\"", "dir = \"\"", "storage.dir"),
-            ("dir = \"st\"", "dir = \"st\"\nmax_outbox = 0", "storage.max_outbox"),
+            (
+                "dir = \"st\"",
+                "dir = \"st\"\nmax_outbox = 0",
+                "storage.max_outbox",
+            ),
         ] {
             assert!(good.contains(from), "{from}");
             let p = write(dir.path(), "bad.toml", &good.replacen(from, to, 1));

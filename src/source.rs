@@ -40,6 +40,29 @@ pub fn is_image(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// The kind of still image a file holds, by its first bytes (PNG, JPEG, GIF, BMP, WebP, TIFF).
+pub fn image_kind(path: &Path) -> Option<&'static str> {
+    use std::io::Read;
+    let mut head = [0u8; 12];
+    let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
+    let h = &head[..n];
+    if h.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("PNG")
+    } else if h.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("JPEG")
+    } else if h.starts_with(b"GIF87a") || h.starts_with(b"GIF89a") {
+        Some("GIF")
+    } else if h.starts_with(b"BM") && n >= 6 {
+        Some("BMP")
+    } else if h.starts_with(b"RIFF") && h.get(8..12) == Some(b"WEBP") {
+        Some("WebP")
+    } else if h.starts_with(b"II*\0") || h.starts_with(b"MM\0*") {
+        Some("TIFF")
+    } else {
+        None
+    }
+}
+
 /// Reads a still image as an 8-bit BGR frame.
 pub fn read_image(path: &Path) -> Result<Mat> {
     if !path.is_file() {
@@ -87,6 +110,12 @@ impl VideoFile {
         };
         if !path.is_file() {
             return Err(err("no such file"));
+        }
+        // FFmpeg opens a still image as a one-frame "video": by its content, not its name.
+        if let Some(kind) = image_kind(path) {
+            return Err(err(&format!(
+                "is a {kind} image, not a video (whatever its name says); `streetwatch detect` takes images"
+            )));
         }
         let cap = VideoCapture::from_file(path, videoio::CAP_FFMPEG)?;
         if !cap.is_opened()? {

@@ -67,6 +67,52 @@ fn save_file(dir: &Path, name: &str, ext: &str, bytes: &[u8]) {
     }
 }
 
+/// What a received message shows on the terminal (already made printable).
+#[derive(Debug, PartialEq)]
+pub enum Shown {
+    Out(String),
+    Err(String),
+    Nothing,
+}
+
+/// Handles one message: a snapshot is saved (with `save`), a new alert is shown and saved,
+/// a repeat (same id) is dropped, anything else is shown as it came. `seen` holds the alert
+/// ids shown so far. Files are written only as plain names inside `save`.
+pub fn on_message(
+    topic: &str,
+    payload: &[u8],
+    save: Option<&Path>,
+    seen: &mut HashSet<String>,
+) -> Shown {
+    let snapshot = topic.split_once("/snapshots/").map(|(_, n)| n);
+    if let (Some(dir), Some(name)) = (save, snapshot) {
+        save_file(dir, name, "jpg", payload);
+        return Shown::Nothing;
+    }
+    if topic.ends_with("/alerts") {
+        let Ok(alert) = serde_json::from_slice::<Alert>(payload) else {
+            return Shown::Err(format!("{}: not an alert payload", printable(topic)));
+        };
+        if !seen.insert(alert.id.clone()) {
+            return Shown::Nothing; // a repeat (at-least-once delivery)
+        }
+        if let Some(dir) = save {
+            save_file(dir, &alert.id, "json", payload);
+        }
+        let wall = alert.confirmed_wall.clone().unwrap_or_default();
+        return Shown::Out(format!(
+            "{} {}",
+            printable(&wall),
+            printable(&alert.summary())
+        ));
+    }
+    Shown::Out(format!(
+        "{} {}",
+        printable(topic),
+        printable(&String::from_utf8_lossy(payload))
+    ))
+}
+
 /// Runs until `count` distinct alerts arrived (or forever), or fails on timeout.
 pub fn run(opts: Options) -> Result<()> {
     if let Some(dir) = &opts.save {
@@ -133,31 +179,13 @@ async fn follow(opts: Options) -> Result<()> {
                 }
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
-                let snapshot = p.topic.split_once("/snapshots/").map(|(_, n)| n);
-                if let (Some(dir), Some(name)) = (&opts.save, snapshot) {
-                    save_file(dir, name, "jpg", &p.payload);
-                } else if p.topic.ends_with("/alerts") {
-                    let Ok(alert) = serde_json::from_slice::<Alert>(&p.payload) else {
-                        eprintln!("{}: not an alert payload", printable(&p.topic));
-                        continue;
-                    };
-                    if !seen.insert(alert.id.clone()) {
-                        continue; // a repeat (at-least-once delivery)
-                    }
-                    let wall = alert.confirmed_wall.clone().unwrap_or_default();
-                    println!("{} {}", printable(&wall), printable(&alert.summary()));
-                    if let Some(dir) = &opts.save {
-                        save_file(dir, &alert.id, "json", &p.payload);
-                    }
-                    if opts.count > 0 && seen.len() >= opts.count {
-                        return Ok(());
-                    }
-                } else {
-                    println!(
-                        "{} {}",
-                        printable(&p.topic),
-                        printable(&String::from_utf8_lossy(&p.payload))
-                    );
+                match on_message(&p.topic, &p.payload, opts.save.as_deref(), &mut seen) {
+                    Shown::Out(line) => println!("{line}"),
+                    Shown::Err(line) => eprintln!("{line}"),
+                    Shown::Nothing => {}
+                }
+                if opts.count > 0 && seen.len() >= opts.count {
+                    return Ok(());
                 }
             }
             Ok(_) => {}

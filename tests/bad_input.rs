@@ -322,3 +322,49 @@ fn a_missing_file_is_named_once_with_its_cause_once() {
         assert_eq!(lower.matches("no such file").count(), 1, "{err}");
     }
 }
+
+/// A still image under a video's name is refused by its content (FFmpeg would play it as a
+/// one-frame video, and replay wrote a one-frame bundle with exit 0).
+#[test]
+fn an_image_named_like_a_video_is_not_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("camera-7.avi");
+    std::fs::copy(common::root().join("tests/data/none.png"), &fake).unwrap();
+    let out = dir.path().join("bundle");
+    let (ok, _, err) = run(bin()
+        .args([
+            "replay",
+            &fake.to_string_lossy(),
+            "--quiet",
+            "--calibration",
+        ])
+        .arg(common::root().join("calibration/vtest.toml"))
+        .arg("--out")
+        .arg(&out));
+    assert!(!ok);
+    assert!(
+        err.contains("camera-7.avi") && err.contains("is a PNG image, not a video"),
+        "{err}"
+    );
+}
+
+/// A one-shot command whose output pipe closes early (`check F | head -1`) ends quietly, as a
+/// Unix tool does, not with a panic (exit 101).
+#[test]
+fn a_closed_output_pipe_is_not_a_panic() {
+    use std::process::Stdio;
+    for _ in 0..3 {
+        let mut child = bin()
+            .args(["check"])
+            .arg(common::root().join("calibration/vtest.toml"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(101), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

@@ -236,14 +236,22 @@ fn values_nothing_can_mean_are_refused() {
     for (from, to, says) in [
         ("[10, 10], [90, 10]", "[10, 10, 5], [90, 10]", "two numbers"),
         ("image = [0, 80]", "image = [0, 80, 1]", "two numbers"),
-        ("gps = [39.9, 116.4]", "gps = [39.9, 116.4, 3]", "two numbers"),
+        (
+            "gps = [39.9, 116.4]",
+            "gps = [39.9, 116.4, 3]",
+            "two numbers",
+        ),
         ("dwell_seconds = 5", "dwell_seconds = 4e9", "dwell_seconds"),
         (
             "polygon = [[10, 10], [90, 10], [90, 70], [10, 70]]",
             "polygon = [[10, 10], [11.5, 10], [11.5, 11], [10, 11]]",
             "px²",
         ),
-        ("camera_id = \"cam-1\"", "camera_id = \"cam+1\"", "camera_id"),
+        (
+            "camera_id = \"cam-1\"",
+            "camera_id = \"cam+1\"",
+            "camera_id",
+        ),
         ("site = \"test\"", "site = \"east/district-9\"", "site"),
     ] {
         assert!(GOOD.contains(from), "{from}");

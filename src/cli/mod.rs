@@ -97,6 +97,16 @@ pub fn load_detector(args: &ModelArgs) -> Result<Detector> {
 /// Parses the command line, sets up logging and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The one-shot commands print results for pipes (`check F | head -1`): a closed pipe ends
+    // them quietly, as it does any Unix tool, instead of a panic in `println!`. The service
+    // keeps Rust's default (SIGPIPE ignored): a closed socket is an error it handles.
+    if !matches!(cli.command, Command::Run(_)) {
+        #[cfg(unix)]
+        // SAFETY: restores the default disposition of one signal before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     // The service logs what it does (start, cameras, broker, alerts); the one-shot commands print
     // their own results and log only warnings. STREETWATCH_LOG overrides both.
     let default_level = match cli.command {

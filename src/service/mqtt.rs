@@ -54,7 +54,9 @@ fn status_payload(state: &str, reason: &str, unix: f64) -> String {
     serde_json::json!({"state": state, "reason": reason, "at": format_rfc3339(unix, &TimeZone::UTC)}).to_string()
 }
 
-pub fn options(cfg: &ServiceConfig, client_id: &str) -> MqttOptions {
+/// The client's options. A configured TLS CA that cannot be read is an error: the service never
+/// falls back to plaintext.
+pub fn options(cfg: &ServiceConfig, client_id: &str) -> std::result::Result<MqttOptions, String> {
     let m = &cfg.mqtt;
     let mut o = MqttOptions::new(client_id, m.host.clone(), m.port);
     o.set_keep_alive(Duration::from_secs(m.keep_alive_s.max(5)));
@@ -64,14 +66,11 @@ pub fn options(cfg: &ServiceConfig, client_id: &str) -> MqttOptions {
         o.set_credentials(u.clone(), p.clone());
     }
     if let Some(ca) = &m.tls_ca {
-        match std::fs::read(ca) {
-            Ok(ca) => {
-                o.set_transport(Transport::tls(ca, None, None));
-            }
-            Err(e) => tracing::error!(file = %ca.display(), error = %e, "cannot read mqtt.tls_ca"),
-        }
+        let pem = std::fs::read(ca)
+            .map_err(|e| format!("cannot read mqtt.tls_ca {}: {e}", ca.display()))?;
+        o.set_transport(Transport::tls(pem, None, None));
     }
-    o
+    Ok(o)
 }
 
 /// Explains a connection error for an operator.
@@ -99,7 +98,20 @@ pub async fn run(
         .client_id
         .clone()
         .unwrap_or_else(|| format!("streetwatch-{site}"));
-    let mut opts = options(&cfg, &client_id);
+    let mut opts = loop {
+        match options(&cfg, &client_id) {
+            Ok(o) => break o,
+            Err(e) => {
+                tracing::error!(error = %e, "MQTT not started (never in plaintext when TLS is configured); retrying in 10 s");
+                for _ in 0..100 {
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    };
     opts.set_last_will(LastWill::new(
         service_topic(&site),
         status_payload("offline", "connection lost", now_unix()),
