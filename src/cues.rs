@@ -681,14 +681,7 @@ impl Cues {
             r_short,
         )?;
         let moving = fg_binary(&fg_short)?;
-        let mut fg_long = Mat::default();
-        opencv::video::BackgroundSubtractorMOG2Trait::apply(
-            &mut self.long,
-            &self.small,
-            &mut fg_long,
-            r_long,
-        )?;
-        self.long_fg = fg_binary(&fg_long)?;
+        self.apply_long(r_long)?;
         if warm {
             if self.warm_due(t) {
                 self.warm_frames.push(self.small.clone());
@@ -700,13 +693,7 @@ impl Cues {
             // the warm-up's median.
             let frames = std::mem::take(&mut self.warm_frames);
             self.rebuild_long(&frames)?;
-            opencv::video::BackgroundSubtractorMOG2Trait::apply(
-                &mut self.long,
-                &self.small,
-                &mut fg_long,
-                r_long,
-            )?;
-            self.long_fg = fg_binary(&fg_long)?;
+            self.apply_long(r_long)?;
         }
         // Tracked people and vehicles, in work pixels.
         let mut others = Mat::new_size_with_default(self.size, core::CV_8UC1, Scalar::all(0.0))?;
@@ -748,6 +735,19 @@ impl Cues {
             Vec::new()
         };
         Ok((statics, smoke))
+    }
+
+    /// Feeds the frame to the long model at `rate`; `long_fg` is what changed against it.
+    fn apply_long(&mut self, rate: f64) -> Result<()> {
+        let mut fg_long = Mat::default();
+        opencv::video::BackgroundSubtractorMOG2Trait::apply(
+            &mut self.long,
+            &self.small,
+            &mut fg_long,
+            rate,
+        )?;
+        self.long_fg = fg_binary(&fg_long)?;
+        Ok(())
     }
 
     /// Whether a warm-up frame is due at `t` (at most one per `WARM_FRAME_S`).

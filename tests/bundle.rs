@@ -337,28 +337,11 @@ fn ctrl_c_leaves_a_bundle_that_verify_reports_incomplete() {
 }
 
 /// A 3 MB tmpfs: the replay runs out of space midway.
-struct TinyDisk(PathBuf);
-impl Drop for TinyDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
 #[test]
 fn full_disk_stops_with_a_clear_error_and_an_incomplete_bundle() {
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().join("disk");
-    std::fs::create_dir(&mnt).unwrap();
-    let status = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=3m", "tmpfs"])
-        .arg(&mnt)
-        .status()
-        .unwrap();
-    assert!(
-        status.success(),
-        "this test mounts a small tmpfs and needs root"
-    );
-    let _guard = TinyDisk(mnt.clone());
+    let _disk = common::SmallDisk::mount(&mnt, 3);
     let out = mnt.join("b");
     let (ok, _, err) = replay(&[&common::sample("vtest.avi")], &out, &[]);
     assert!(!ok, "a full disk must fail the replay");

@@ -19,6 +19,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use common::services::Broker;
+use common::SmallDisk;
 use streetwatch::config::{ServiceConfig, StorageConfig};
 use streetwatch::outbox::Outbox;
 use streetwatch::service::mqtt::{self, MqttStats};
@@ -231,39 +232,6 @@ fn bad_outbox_entries_do_not_stop_delivery() {
     assert_eq!(quarantined, 4);
 }
 
-/// A file system of `mib` MiB mounted (tmpfs) at a new folder, unmounted when dropped.
-struct SmallDisk {
-    dir: tempfile::TempDir,
-}
-
-impl SmallDisk {
-    fn mount(mib: u32) -> SmallDisk {
-        let dir = tempfile::tempdir().unwrap();
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(
-            ok,
-            "cannot mount a {mib} MiB tmpfs (the full-disk tests need root, as CI has)"
-        );
-        SmallDisk { dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg(self.dir.path())
-            .status();
-    }
-}
-
 fn alert(n: usize) -> streetwatch::alert::Alert {
     let id = format!("0190a000-0000-7000-8000-{n:012}");
     let json = format!(
@@ -296,8 +264,9 @@ fn storage_config(dir: &Path, min_free_mb: u64, max_snapshots_mb: u64) -> Storag
 /// restart.)
 #[test]
 fn a_full_disk_degrades_to_alerts_without_images_and_recovers() {
-    let disk = SmallDisk::mount(4);
-    let dir = disk.path().join("storage");
+    let root = tempfile::tempdir().unwrap();
+    let disk = SmallDisk::mount(&root.path().join("disk"), 4);
+    let dir = disk.0.join("storage");
     let cfg = storage_config(&dir, 1, 64);
     let outbox = Arc::new(Outbox::open(&dir.join("outbox"), 10_000).unwrap());
     let mut st = Storage::open(&cfg, outbox.clone()).unwrap();
@@ -318,7 +287,7 @@ fn a_full_disk_degrades_to_alerts_without_images_and_recovers() {
     );
     assert!(st.stats.low.load(Ordering::SeqCst));
     // Now nothing fits at all: a file takes every free byte.
-    let mut filler = std::fs::File::create(disk.path().join("filler")).unwrap();
+    let mut filler = std::fs::File::create(disk.0.join("filler")).unwrap();
     let block = vec![0u8; 64 * 1024];
     while filler.write_all(&block).is_ok() {}
     let _ = filler.write_all(&block[..1]);
@@ -333,7 +302,7 @@ fn a_full_disk_degrades_to_alerts_without_images_and_recovers() {
     assert_eq!(st.held(), 10);
     assert!(st.stats.errors.load(Ordering::SeqCst) > 0);
     // Space returns: the held alerts go to the outbox, in order, with the next one.
-    std::fs::remove_file(disk.path().join("filler")).unwrap();
+    std::fs::remove_file(disk.0.join("filler")).unwrap();
     let mut a = alert(210);
     held_ids.push(a.id.clone());
     assert!(st.record(&mut a, &jpeg(75)));

@@ -704,23 +704,7 @@ fn a_full_disk_does_not_stop_the_service_or_lose_alerts() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let storage = dir.path().join("storage");
-    std::fs::create_dir_all(&storage).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
-        .arg(&storage)
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        mounted,
-        "cannot mount a 2 MiB tmpfs (this test needs root, as CI has)"
-    );
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _unmount = Unmount(storage.clone());
+    let _disk = common::SmallDisk::mount(&storage, 2);
     let broker = Broker::start(&dir.path().join("broker"), None);
     let rtsp = rtsp_samples(&["vtest"], dir.path());
     let save = dir.path().join("received");

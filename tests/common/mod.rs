@@ -59,3 +59,30 @@ pub fn copy_truncated(src: &Path, dst: &Path, fraction: f64) {
     let n = (data.len() as f64 * fraction) as usize;
     std::fs::write(dst, &data[..n]).unwrap();
 }
+
+/// A small file system (tmpfs of `mib` MiB) mounted at `path` (created), unmounted when
+/// dropped. Mounting needs root, as CI has; without it the test fails (it is not skipped).
+pub struct SmallDisk(pub PathBuf);
+
+impl SmallDisk {
+    pub fn mount(path: &Path, mib: u32) -> SmallDisk {
+        std::fs::create_dir_all(path).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(path)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "cannot mount a {mib} MiB tmpfs at {} (the full-disk tests need root)",
+            path.display()
+        );
+        SmallDisk(path.to_path_buf())
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
