@@ -278,11 +278,31 @@ pub fn verify(bundle: &Path) -> Result<Verdict> {
     }
     let m = Manifest::load(bundle)?;
     for (rel, entry) in &m.files {
-        let p = bundle.join(rel);
-        if !p.is_file() {
+        // A manifest names files inside its bundle: a path that leaves it (`..`, absolute) is
+        // a forgery, and verify reads nothing outside the bundle.
+        let inside = !rel.is_empty()
+            && Path::new(rel)
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !inside {
             return Ok(Verdict::Corrupt {
-                problem: format!("missing file {rel}"),
+                problem: format!("the manifest lists {rel}, a path outside the bundle"),
             });
+        }
+        let p = bundle.join(rel);
+        // Nor through a link: every file of a bundle is a plain file in it.
+        match std::fs::symlink_metadata(&p) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Ok(Verdict::Corrupt {
+                    problem: format!("{rel} is a link, not a file of the bundle"),
+                });
+            }
+            Ok(meta) if meta.is_file() => {}
+            _ => {
+                return Ok(Verdict::Corrupt {
+                    problem: format!("missing file {rel}"),
+                });
+            }
         }
         let sha = sha256_file(&p)?;
         if sha != entry.sha256 {

@@ -129,6 +129,42 @@ fn bundle_verifies_and_every_flipped_byte_is_named() {
         code == 1 && text.contains("extra file snapshots/extra.jpg"),
         "{text}"
     );
+    std::fs::remove_file(b.join("snapshots/extra.jpg")).unwrap();
+    assert_eq!(verify(&b).0, 0);
+    // A forger who rewrites the manifest and its hash can point it outside the bundle (verify
+    // then read /etc/hostname and said "intact") or swap a file for a link: both refused.
+    let text = std::fs::read_to_string(b.join("manifest.json")).unwrap();
+    let forge = |m: &serde_json::Value| {
+        let json = serde_json::to_string_pretty(m).unwrap();
+        std::fs::write(b.join("manifest.json"), &json).unwrap();
+        let sha = streetwatch::digest::sha256_bytes(json.as_bytes());
+        std::fs::write(
+            b.join("manifest.json.sha256"),
+            format!("{sha}  manifest.json\n"),
+        )
+        .unwrap();
+    };
+    let outside = dir.path().join("outside.txt");
+    std::fs::write(&outside, b"outside").unwrap();
+    let sha = streetwatch::digest::sha256_file(&outside).unwrap();
+    for rel in ["../outside.txt", outside.to_str().unwrap()] {
+        let mut m: serde_json::Value = serde_json::from_str(&text).unwrap();
+        m["files"][rel] = serde_json::json!({"sha256": sha, "size": 7});
+        forge(&m);
+        let (code, out) = verify(&b);
+        assert!(
+            code == 1 && out.contains("outside the bundle"),
+            "{rel}: {out}"
+        );
+    }
+    let m: serde_json::Value = serde_json::from_str(&text).unwrap();
+    forge(&m);
+    assert_eq!(verify(&b).0, 0);
+    let copy = dir.path().join("alerts-copy.jsonl");
+    std::fs::rename(b.join("alerts.jsonl"), &copy).unwrap();
+    std::os::unix::fs::symlink(&copy, b.join("alerts.jsonl")).unwrap();
+    let (code, out) = verify(&b);
+    assert!(code == 1 && out.contains("alerts.jsonl is a link"), "{out}");
 }
 
 #[test]

@@ -753,3 +753,67 @@ fn a_full_disk_does_not_stop_the_service_or_lose_alerts() {
     ));
     svc.stop();
 }
+
+/// The service under a low open-file limit (256, through `prlimit`) with 500 idle connections
+/// held open on its metrics port: it stays up, keeps writing snapshots and delivers its alerts
+/// with them. (Before the metrics listener had a connection limit: with the default 1,024, 2,000
+/// idle connections made it exit 1, "Too many open files" while writing a snapshot.)
+#[test]
+fn idle_connections_do_not_exhaust_the_open_file_limit() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(&dir.path().join("broker"), None);
+    let rtsp = rtsp_samples(&["vtest"], dir.path());
+    let save = dir.path().join("received");
+    let _sub = subscriber(broker.port, &save, &dir.path().join("sub.out"));
+    let cfg = config(
+        dir.path(),
+        broker.port,
+        &[("vtest", rtsp.url("vtest"), "vtest")],
+        "",
+    );
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let addr = text
+        .lines()
+        .find_map(|l| l.strip_prefix("metrics = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .unwrap()
+        .to_string();
+    let log = std::fs::File::create(dir.path().join("service.log")).unwrap();
+    let mut svc = Proc(Some(
+        Command::new("prlimit")
+            .args(["--nofile=256:256", "--"])
+            .arg(env!("CARGO_BIN_EXE_streetwatch"))
+            .args(["run", "--config", &cfg.to_string_lossy()])
+            .env("STREETWATCH_LOG", "info,ort=warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("prlimit (util-linux)"),
+    ));
+    wait_for("the metrics endpoint", 30, || {
+        std::net::TcpStream::connect(&addr).is_ok()
+    });
+    // Past the service's 32 and the kernel's backlog a connection attempt would wait: each gets
+    // a short timeout (how many the kernel holds depends on its somaxconn).
+    let sock: std::net::SocketAddr = addr.parse().unwrap();
+    let idle: Vec<std::net::TcpStream> = (0..500)
+        .filter_map(|_| {
+            std::net::TcpStream::connect_timeout(&sock, Duration::from_millis(300)).ok()
+        })
+        .collect();
+    assert!(idle.len() > 256, "only {} connections opened", idle.len());
+    wait_for("an alert with its snapshot at the subscriber", 90, || {
+        received(&save)
+            .iter()
+            .any(|id| save.join(format!("{id}.jpg")).is_file())
+    });
+    assert!(svc.alive(), "the service exited under 500 idle connections");
+    note(&format!(
+        "open-file limit 256, {} idle metrics connections: service alive, {} alert(s) delivered",
+        idle.len(),
+        received(&save).len()
+    ));
+    drop(idle);
+    svc.stop();
+}
