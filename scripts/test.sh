@@ -14,6 +14,10 @@ fi
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
+# Every crate of the lock file, for every target (cargo-deny reads them all; a build fetches only
+# this target's).
+log "cargo fetch"
+cargo fetch --locked --quiet
 log "cargo deny check licenses bans sources"
 "$CARGO_DENY" deny --offline check licenses bans sources
 # Advisories need the RustSec database (a git repository on GitHub); where it cannot be fetched

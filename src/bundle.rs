@@ -27,6 +27,8 @@ use crate::error::{Error, Result};
 pub const MANIFEST: &str = "manifest.json";
 /// The manifest's own sha256, so that an altered manifest is detected too.
 pub const MANIFEST_SHA: &str = "manifest.json.sha256";
+/// The box's Ed25519 signature over `manifest.json` (hex), when the replay was given a key.
+pub const MANIFEST_SIG: &str = "manifest.json.sig";
 pub const FORMAT: &str = "streetwatch-bundle/1";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -139,6 +141,7 @@ impl Manifest {
 const OWNED: &[&str] = &[
     MANIFEST,
     MANIFEST_SHA,
+    MANIFEST_SIG,
     "alerts.jsonl",
     "report.html",
     "snapshots",
@@ -210,7 +213,11 @@ pub fn list_files(root: &Path) -> Result<Vec<String>> {
 pub fn hash_files(bundle: &Path) -> Result<BTreeMap<String, FileEntry>> {
     let mut files = BTreeMap::new();
     for rel in list_files(bundle)? {
-        if rel == MANIFEST || rel == MANIFEST_SHA || rel.starts_with(".manifest") {
+        if rel == MANIFEST
+            || rel == MANIFEST_SHA
+            || rel == MANIFEST_SIG
+            || rel.starts_with(".manifest")
+        {
             continue;
         }
         let p = bundle.join(&rel);
@@ -233,6 +240,7 @@ pub enum Verdict {
     Intact {
         files: usize,
         truncated_source: bool,
+        signature: Signature,
     },
     /// The files match, but the replay did not finish (interrupted, or never got to write its
     /// final manifest).
@@ -241,7 +249,13 @@ pub enum Verdict {
     Corrupt { problem: String },
 }
 
+/// Checks a bundle's files against its manifest (no signature check).
 pub fn verify(bundle: &Path) -> Result<Verdict> {
+    verify_with(bundle, None)
+}
+
+/// Checks a bundle's files against its manifest and, with `key`, the manifest's signature.
+pub fn verify_with(bundle: &Path, key: Option<&ed25519_dalek::VerifyingKey>) -> Result<Verdict> {
     if !bundle.join(MANIFEST).is_file() {
         if bundle.join("alerts.jsonl").is_file() {
             return Ok(Verdict::Incomplete {
@@ -328,6 +342,7 @@ pub fn verify(bundle: &Path) -> Result<Verdict> {
     for rel in list_files(bundle)? {
         if rel != MANIFEST
             && rel != MANIFEST_SHA
+            && rel != MANIFEST_SIG
             && !rel.starts_with(".manifest")
             && !m.files.contains_key(&rel)
         {
@@ -336,9 +351,137 @@ pub fn verify(bundle: &Path) -> Result<Verdict> {
             });
         }
     }
+    let signed = bundle.join(MANIFEST_SIG).is_file();
+    let signature = match key {
+        None if signed => Signature::Unchecked,
+        None => Signature::None,
+        Some(k) => match check_signature(bundle, k)? {
+            Some(problem) => return Ok(Verdict::Corrupt { problem }),
+            None => Signature::Valid,
+        },
+    };
     Ok(Verdict::Intact {
-        files: m.files.len() + 2,
+        files: m.files.len() + 2 + usize::from(signed),
         truncated_source: m.source.as_ref().is_some_and(|s| s.truncated),
+        signature,
+    })
+}
+
+/// Whether an intact bundle's signature was checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signature {
+    /// The bundle is not signed (and no key was given).
+    None,
+    /// It is signed, but no public key was given to check it with.
+    Unchecked,
+    /// Its signature over the manifest matches the given public key.
+    Valid,
+}
+
+/// Ed25519 key files hold 64 hex digits and a newline: the secret key (the box's, readable by
+/// its owner only) or the public key (given to whoever verifies the box's bundles).
+pub const KEY_FILE: &str = "bundle.key";
+pub const PUBLIC_KEY_FILE: &str = "bundle.pub";
+
+/// Makes a new key pair in `dir` (`bundle.key` with mode 0600, `bundle.pub`); never replaces
+/// existing files.
+pub fn keygen(dir: &Path) -> Result<(PathBuf, PathBuf)> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut seed = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut seed))
+        .map_err(|e| Error::io("/dev/urandom", e))?;
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let (secret, public) = (dir.join(KEY_FILE), dir.join(PUBLIC_KEY_FILE));
+    for (path, bytes, mode) in [
+        (&secret, key.to_bytes(), 0o600),
+        (&public, key.verifying_key().to_bytes(), 0o644),
+    ] {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        writeln!(f, "{}", to_hex(&bytes)).map_err(|e| Error::io(path, e))?;
+    }
+    Ok((secret, public))
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let t = text.trim();
+    if t.len() != 2 * N || !t.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&t[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+fn read_key<const N: usize>(path: &Path, what: &str) -> Result<[u8; N]> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    from_hex(&text).ok_or_else(|| {
+        Error::config(
+            path,
+            None,
+            format!("not {what}: expected {} hex digits", 2 * N),
+        )
+    })
+}
+
+/// The box's secret key (`bundle.key`).
+pub fn load_signing_key(path: &Path) -> Result<ed25519_dalek::SigningKey> {
+    Ok(ed25519_dalek::SigningKey::from_bytes(&read_key(
+        path,
+        "an Ed25519 secret key",
+    )?))
+}
+
+/// A public key (`bundle.pub`).
+pub fn load_public_key(path: &Path) -> Result<ed25519_dalek::VerifyingKey> {
+    ed25519_dalek::VerifyingKey::from_bytes(&read_key(path, "an Ed25519 public key")?)
+        .map_err(|e| Error::config(path, None, format!("not an Ed25519 public key: {e}")))
+}
+
+/// Signs a finished bundle: `manifest.json.sig` over `manifest.json` (which holds the sha256 of
+/// every other file).
+pub fn sign(bundle: &Path, key: &ed25519_dalek::SigningKey) -> Result<()> {
+    use ed25519_dalek::Signer;
+    let path = bundle.join(MANIFEST);
+    let manifest = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let sig = key.sign(&manifest);
+    let sig_path = bundle.join(MANIFEST_SIG);
+    std::fs::write(&sig_path, format!("{}\n", to_hex(&sig.to_bytes())))
+        .map_err(|e| Error::io(&sig_path, e))
+}
+
+/// `None` when the bundle's signature matches `key`, else the problem.
+fn check_signature(bundle: &Path, key: &ed25519_dalek::VerifyingKey) -> Result<Option<String>> {
+    let sig_path = bundle.join(MANIFEST_SIG);
+    let Ok(text) = std::fs::read_to_string(&sig_path) else {
+        return Ok(Some(format!(
+            "not signed ({MANIFEST_SIG} missing), but a key was given"
+        )));
+    };
+    let Some(bytes) = from_hex::<64>(&text) else {
+        return Ok(Some(format!("{MANIFEST_SIG} holds no signature")));
+    };
+    let path = bundle.join(MANIFEST);
+    let manifest = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let sig = ed25519_dalek::Signature::from_bytes(&bytes);
+    Ok(match key.verify_strict(&manifest, &sig) {
+        Ok(()) => None,
+        Err(_) => Some(format!(
+            "the signature does not match: {MANIFEST} was not signed by this key, or was changed after"
+        )),
     })
 }
 

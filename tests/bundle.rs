@@ -436,3 +436,93 @@ fn verify_exit_codes_do_not_collide_with_usage_errors() {
     let usage = bin().args(["verify", "a", "b"]).output().unwrap();
     assert_eq!(usage.status.code(), Some(2));
 }
+
+/// A bundle signed with the box's key verifies with its public key only; a forger who edits a
+/// file and recomputes the manifest's hashes passes the hash checks but not the signature.
+/// (Before: `verify` said "intact" for a bundle whose alert was edited and whose manifest hash
+/// was recomputed.)
+#[test]
+fn signed_bundles_verify_with_their_key_and_catch_a_consistent_forgery() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let keygen = |out: &Path| run(bin().args(["keygen", "--out"]).arg(out));
+    let (ok, _, err) = keygen(&keys);
+    assert!(ok, "{err}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(keys.join("bundle.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let (ok, _, err) = keygen(&keys);
+    assert!(
+        !ok && err.contains("bundle.key"),
+        "keygen replaced a key: {err}"
+    );
+    let b = dir.path().join("signed");
+    let key = keys.join("bundle.key");
+    let (ok, _, err) = replay(
+        &[&common::sample("vtest.avi")],
+        &b,
+        &["--max-frames", "30", "--sign-key", &key.to_string_lossy()],
+    );
+    assert!(ok, "{err}");
+    let with_key = |bundle: &Path, public: &Path| {
+        let out = bin()
+            .args(["verify", &bundle.to_string_lossy(), "--key"])
+            .arg(public)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code().unwrap_or(-1), text)
+    };
+    let public = keys.join("bundle.pub");
+    let (code, text) = with_key(&b, &public);
+    assert!(
+        code == 0 && text.contains("signed by the given key"),
+        "{text}"
+    );
+    let (code, text) = verify(&b);
+    assert!(code == 0 && text.contains("not checked"), "{text}");
+    // Another box's key.
+    let other = dir.path().join("other");
+    assert!(keygen(&other).0);
+    let (code, text) = with_key(&b, &other.join("bundle.pub"));
+    assert!(code == 1 && text.contains("does not match"), "{text}");
+    // A consistent forgery: report.html edited, its hash, the manifest and the manifest's hash
+    // recomputed.
+    let report = b.join("report.html");
+    let forged = std::fs::read_to_string(&report)
+        .unwrap()
+        .replacen("<", "< ", 1);
+    std::fs::write(&report, &forged).unwrap();
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(b.join("manifest.json")).unwrap()).unwrap();
+    m["files"]["report.html"]["sha256"] =
+        streetwatch::digest::sha256_bytes(forged.as_bytes()).into();
+    m["files"]["report.html"]["size"] = forged.len().into();
+    let json = serde_json::to_string_pretty(&m).unwrap() + "\n";
+    std::fs::write(b.join("manifest.json"), &json).unwrap();
+    let sha = streetwatch::digest::sha256_bytes(json.as_bytes());
+    std::fs::write(
+        b.join("manifest.json.sha256"),
+        format!("{sha}  manifest.json\n"),
+    )
+    .unwrap();
+    assert_eq!(verify(&b).0, 0, "the forgery passes the hash checks");
+    let (code, text) = with_key(&b, &public);
+    assert!(code == 1 && text.contains("does not match"), "{text}");
+    // An unsigned bundle with a key given.
+    let plain = dir.path().join("plain");
+    assert!(
+        replay(
+            &[&common::sample("vtest.avi")],
+            &plain,
+            &["--max-frames", "30"]
+        )
+        .0
+    );
+    let (code, text) = with_key(&plain, &public);
+    assert!(code == 1 && text.contains("not signed"), "{text}");
+}

@@ -8,6 +8,7 @@
 mod calibrate;
 mod check;
 mod detect;
+mod keygen;
 mod replay;
 mod run;
 mod score;
@@ -50,6 +51,9 @@ enum Command {
     /// Check an evidence bundle: recompute every hash. Exit 0 intact, 1 altered, 3 incomplete,
     /// 4 not a readable bundle (2 is a usage error, as for every command).
     Verify(verify::VerifyArgs),
+    /// Make the box's key pair for signing evidence bundles (`replay --sign-key`,
+    /// `verify --key`).
+    Keygen(keygen::KeygenArgs),
     /// Run the live service: cameras → detection → rules → alerts over MQTT.
     Run(run::RunArgs),
     /// The control room's terminal client: shows alerts as they arrive, drops repeats by id.
@@ -130,6 +134,7 @@ pub fn main() -> ExitCode {
             })
         }
         Command::Check(args) => check::run(&args),
+        Command::Keygen(args) => keygen::run(&args),
         Command::Run(args) => run::run(args),
         Command::Subscribe(args) => subscribe::run(args),
         Command::Calibrate(args) => calibrate::run(&args),

@@ -65,6 +65,10 @@ pub struct ReplayArgs {
     /// Write frames/s, per-stage median/p95 ms and peak RSS as JSON (for benchmarks).
     #[arg(long)]
     stats: Option<PathBuf>,
+    /// Sign each finished bundle with this box's secret key (`bundle.key` from `streetwatch
+    /// keygen`): `manifest.json.sig`, checked by `verify --key bundle.pub`.
+    #[arg(long)]
+    sign_key: Option<PathBuf>,
 }
 
 const VIDEO_EXTENSIONS: &[&str] = &["avi", "mp4", "mkv", "mov", "ts", "m4v", "webm"];
@@ -107,6 +111,11 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         .transpose()?;
     let cal = Calibration::load(&args.calibration)?;
     let videos = expand_videos(&args.videos)?;
+    let sign_key = args
+        .sign_key
+        .as_deref()
+        .map(crate::bundle::load_signing_key)
+        .transpose()?;
     let mut det = load_detector(&args.model)?;
     let mut smoke = match &args.smoke_model {
         Some(name) => Some(load_detector(&ModelArgs {
@@ -158,6 +167,10 @@ pub fn run(args: ReplayArgs) -> Result<()> {
             println!("{}", a.summary())
         }) {
             Ok(summary) => {
+                let interrupted = stop.load(std::sync::atomic::Ordering::Relaxed);
+                if let (Some(key), false) = (&sign_key, interrupted) {
+                    crate::bundle::sign(&out, key)?;
+                }
                 if let Some(path) = &args.stats {
                     std::fs::write(path, summary.stats_json().to_string())
                         .with_context(|| format!("cannot write {}", path.display()))?;
