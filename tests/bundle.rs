@@ -49,6 +49,18 @@ fn verify(bundle: &Path) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
+/// What a forger without the key can do: write a manifest and its sha256 file that agree.
+fn forge_manifest(bundle: &Path, m: &serde_json::Value) {
+    let json = serde_json::to_string_pretty(m).unwrap() + "\n";
+    std::fs::write(bundle.join("manifest.json"), &json).unwrap();
+    let sha = streetwatch::digest::sha256_bytes(json.as_bytes());
+    std::fs::write(
+        bundle.join("manifest.json.sha256"),
+        format!("{sha}  manifest.json\n"),
+    )
+    .unwrap();
+}
+
 fn files(bundle: &Path) -> Vec<String> {
     streetwatch::bundle::list_files(bundle).unwrap()
 }
@@ -134,16 +146,7 @@ fn bundle_verifies_and_every_flipped_byte_is_named() {
     // A forger who rewrites the manifest and its hash can point it outside the bundle (verify
     // then read /etc/hostname and said "intact") or swap a file for a link: both refused.
     let text = std::fs::read_to_string(b.join("manifest.json")).unwrap();
-    let forge = |m: &serde_json::Value| {
-        let json = serde_json::to_string_pretty(m).unwrap();
-        std::fs::write(b.join("manifest.json"), &json).unwrap();
-        let sha = streetwatch::digest::sha256_bytes(json.as_bytes());
-        std::fs::write(
-            b.join("manifest.json.sha256"),
-            format!("{sha}  manifest.json\n"),
-        )
-        .unwrap();
-    };
+    let forge = |m: &serde_json::Value| forge_manifest(&b, m);
     let outside = dir.path().join("outside.txt");
     std::fs::write(&outside, b"outside").unwrap();
     let sha = streetwatch::digest::sha256_file(&outside).unwrap();
@@ -502,14 +505,7 @@ fn signed_bundles_verify_with_their_key_and_catch_a_consistent_forgery() {
     m["files"]["report.html"]["sha256"] =
         streetwatch::digest::sha256_bytes(forged.as_bytes()).into();
     m["files"]["report.html"]["size"] = forged.len().into();
-    let json = serde_json::to_string_pretty(&m).unwrap() + "\n";
-    std::fs::write(b.join("manifest.json"), &json).unwrap();
-    let sha = streetwatch::digest::sha256_bytes(json.as_bytes());
-    std::fs::write(
-        b.join("manifest.json.sha256"),
-        format!("{sha}  manifest.json\n"),
-    )
-    .unwrap();
+    forge_manifest(&b, &m);
     assert_eq!(verify(&b).0, 0, "the forgery passes the hash checks");
     let (code, text) = with_key(&b, &public);
     assert!(code == 1 && text.contains("does not match"), "{text}");
