@@ -160,20 +160,12 @@ pub fn run(
     // Two jobs in flight at most: when the analytics fall behind, inference waits for them
     // rather than queueing stale frames (the capture mailboxes keep only the newest frame).
     let (jobs_tx, jobs_rx) = std::sync::mpsc::sync_channel::<Job>(2);
-    let analytics_thread = {
-        let stop = stop.clone();
-        std::thread::Builder::new()
-            .name("analytics".into())
-            .spawn(move || {
-                let r = worker.run(jobs_rx);
-                if r.is_err() {
-                    // Fatal (e.g. the storage is gone): stop the whole service.
-                    stop.store(true, Ordering::Relaxed);
-                }
-                r
-            })
-            .map_err(|e| Error::io("analytics thread", e))?
-    };
+    // Nothing the analytics meet is fatal (a bad frame is skipped, storage errors are counted):
+    // the thread runs until the jobs channel closes.
+    let analytics_thread = std::thread::Builder::new()
+        .name("analytics".into())
+        .spawn(move || worker.run(jobs_rx))
+        .map_err(|e| Error::io("analytics thread", e))?;
     let mut analysed: Vec<u64> = vec![0; cfg.cameras.len()];
     let periods: Vec<Duration> = cfg
         .cameras
@@ -245,7 +237,7 @@ pub fn run(
     drop(jobs_tx);
     let analytics_result = analytics_thread
         .join()
-        .unwrap_or_else(|_| Err(Error::Inference("the analytics thread panicked".into())));
+        .map_err(|_| Error::Inference("the analytics thread panicked".into()));
     tracing::info!("shutting down: stopping capture, flushing the outbox");
     for t in threads {
         let _ = t.join();
@@ -281,14 +273,13 @@ struct AnalyticsWorker {
 }
 
 impl AnalyticsWorker {
-    fn run(&mut self, jobs: std::sync::mpsc::Receiver<Job>) -> Result<()> {
+    fn run(&mut self, jobs: std::sync::mpsc::Receiver<Job>) {
         for job in jobs {
-            self.step(job)?;
+            self.step(job);
         }
-        Ok(())
     }
 
-    fn step(&mut self, job: Job) -> Result<()> {
+    fn step(&mut self, job: Job) {
         let i = job.cam;
         let frame = &job.frame;
         let cam = &self.cfg.cameras[i];
@@ -333,6 +324,5 @@ impl AnalyticsWorker {
             frame.at.elapsed().as_secs_f64() * 1000.0,
             job.inference_ms,
         );
-        Ok(())
     }
 }
