@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::calibration::dispatch::DispatchCode;
 use crate::calibration::ZoneType;
 use crate::geometry::BBox;
-use crate::rules::{Measures, Phase, TrackRef};
+use crate::rules::{Measures, Phase, Reason, TrackRef};
 use crate::violation::{Subtype, ViolationType};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
@@ -31,6 +31,10 @@ pub struct Alert {
     /// Id shared by the start, updates and end of one episode (UUIDv7 of its start).
     pub episode_id: String,
     pub phase: Phase,
+    /// Why an episode ended (`cleared` on camera, `footage_ended`, `not_seen_after_restart`) or
+    /// went on after a restart of the service (`resumed`, on an update); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
     /// The violation.
     #[serde(rename = "type")]
     pub event_type: ViolationType,

@@ -96,6 +96,17 @@ impl AlertMaker {
         }
     }
 
+    /// Continues, under episode number `episode` of this run, the episode `episode_id` of a
+    /// previous run (its updates and end carry that id).
+    pub fn adopt(&mut self, episode: u64, episode_id: String) {
+        self.episode_ids.insert(episode, episode_id);
+    }
+
+    /// The id of this run's episode number `episode`, while it is open.
+    pub fn episode_id(&self, episode: u64) -> Option<&str> {
+        self.episode_ids.get(&episode).map(String::as_str)
+    }
+
     pub fn make(&mut self, ev: &LifecycleEvent, cal: &Calibration, frame_index: u64) -> Alert {
         let obs = &ev.observation;
         let zone = &cal.zones[obs.zone];
@@ -134,6 +145,7 @@ impl AlertMaker {
             id,
             episode_id,
             phase: ev.phase,
+            reason: ev.reason,
             event_type: obs.event_type,
             subtype: obs.subtype,
             dispatch: cal.dispatch.lookup(obs.subtype).cloned(),

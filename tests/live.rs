@@ -146,6 +146,69 @@ fn raised(storage: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The alerts of the service's log (all runs on one storage folder).
+fn logged(storage: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(storage.join("alerts.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .collect()
+}
+
+/// Episodes started and not ended in the alert log.
+fn open_episodes(storage: &Path) -> BTreeSet<String> {
+    let mut open = BTreeSet::new();
+    for a in logged(storage) {
+        let id = a["episode_id"].as_str().unwrap_or_default().to_string();
+        match a["phase"].as_str() {
+            Some("start") => open.insert(id),
+            Some("end") => open.remove(&id),
+            _ => false,
+        };
+    }
+    open
+}
+
+/// Waits until every episode of `open` (open when a run stopped) is followed after the restart:
+/// an update with reason `resumed` or an end with reason `not_seen_after_restart`, logged and
+/// received by the subscriber. Returns how many were resumed and how many ended.
+fn followed_after_restart(storage: &Path, save: &Path, open: &BTreeSet<String>) -> (usize, usize) {
+    let mut counts = (0, 0);
+    wait_for(
+        "every episode open at the stop resumed or ended",
+        90,
+        || {
+            let got = received(save);
+            let mut followed = BTreeSet::new();
+            counts = (0, 0);
+            for a in logged(storage) {
+                let ep = a["episode_id"].as_str().unwrap_or_default().to_string();
+                let id = a["id"].as_str().unwrap_or_default();
+                if !open.contains(&ep) || !got.contains(id) {
+                    continue;
+                }
+                match (a["phase"].as_str(), a["reason"].as_str()) {
+                    (Some("update"), Some("resumed")) => {
+                        counts.0 += 1;
+                        followed.insert(ep);
+                    }
+                    (Some("end"), Some("not_seen_after_restart")) => {
+                        counts.1 += 1;
+                        followed.insert(ep);
+                    }
+                    (Some("end"), Some("cleared")) if followed.contains(&ep) => {}
+                    (Some("start"), _) => {}
+                    (phase, reason) => {
+                        panic!("after the restart, episode {ep} got {phase:?} {reason:?}")
+                    }
+                }
+            }
+            followed == *open
+        },
+    );
+    counts
+}
+
 fn received(save: &Path) -> BTreeSet<String> {
     std::fs::read_dir(save)
         .map(|d| {
@@ -293,6 +356,24 @@ fn two_rtsp_cameras_deliver_alerts_and_health() {
         0,
         "the outbox was flushed"
     );
+    // Episodes open at the SIGTERM are followed by the next run: resumed when seen again,
+    // ended otherwise (here the camera of one of them is taken out of the configuration, so
+    // its episodes end at once); none is left open, none is started twice.
+    let open = open_episodes(&storage);
+    let gone = logged(&storage)
+        .iter()
+        .find(|a| open.contains(a["episode_id"].as_str().unwrap_or_default()))
+        .map(|a| a["camera_id"].as_str().unwrap_or_default().to_string())
+        .expect("an episode was open at the stop");
+    let kept = if gone == "vtest" { "bikes" } else { "vtest" };
+    let cfg = config(dir.path(), broker.port, &[(kept, rtsp.url(kept), kept)], "");
+    let _svc2 = service(&cfg, &dir.path().join("service2.log"));
+    let (resumed, ended) = followed_after_restart(&storage, &save, &open);
+    assert!(ended >= 1, "the {gone} camera's episode ended");
+    note(&format!(
+        "SIGTERM: {} episodes open at the stop; after the restart without the {gone} camera {resumed} resumed, {ended} ended",
+        open.len()
+    ));
 }
 
 fn http_get(addr: &str, path: &str) -> String {
@@ -374,6 +455,7 @@ fn killed_service_resends_unacknowledged_alerts_after_restart() {
         !raised(&storage).is_empty()
     });
     let before_kill = raised(&storage);
+    let open = open_episodes(&storage);
     // kill -9: no shutdown, no flush.
     let child = svc.0.as_mut().unwrap();
     child.kill().unwrap();
@@ -401,6 +483,12 @@ fn killed_service_resends_unacknowledged_alerts_after_restart() {
             .iter()
             .filter(|id| received(&save).contains(*id))
             .count()
+    ));
+    assert!(!open.is_empty(), "an episode was open at the kill");
+    let (resumed, ended) = followed_after_restart(&storage, &save, &open);
+    note(&format!(
+        "kill -9: {} episodes open at the kill; after the restart {resumed} resumed, {ended} ended",
+        open.len()
     ));
 }
 

@@ -3,6 +3,11 @@
 //! count, extent or sub-type changes, and `end`s when the condition has been absent for the zone's
 //! clear time. After an end, the same zone and violation stay quiet for the cooldown, so a stall
 //! that stays all afternoon is one case, not hundreds.
+//!
+//! Episodes open when the service stopped (SIGTERM, a crash, kill -9) are `carry`d into the next
+//! run: seen again and confirmed within their grace, they go on under the same episode (an
+//! `update` with reason `resumed`); not seen, they `end` with reason `not_seen_after_restart`, so
+//! no case is left open by a restart and none is split in two.
 
 use std::collections::BTreeMap;
 
@@ -19,10 +24,26 @@ pub enum Phase {
     End,
 }
 
+/// Why an episode ended, or why it went on after a restart. Absent on ordinary starts and
+/// updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The condition was absent for the zone's clear time: cleared on camera.
+    Cleared,
+    /// The footage ended with the episode open (replay).
+    FootageEnded,
+    /// Open when the service stopped, seen and confirmed again after its restart.
+    Resumed,
+    /// Open when the service stopped, not confirmed again within its grace after the restart.
+    NotSeenAfterRestart,
+}
+
 /// A lifecycle event with the observation it is about (for `end`: the last one seen).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LifecycleEvent {
     pub phase: Phase,
+    pub reason: Option<Reason>,
     /// Sequence number of the episode within this camera (1, 2, …).
     pub episode: u64,
     /// Media time the condition was first seen.
@@ -51,10 +72,28 @@ pub const UPDATE_INTERVAL: f64 = 5.0;
 /// A pending (not yet confirmed) condition unseen for this long starts again from zero.
 pub const PENDING_GAP: f64 = 3.0;
 
+/// An episode open when the previous run stopped, with its times on this run's media timeline
+/// (negative: before this run started).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Carried {
+    pub first_seen: f64,
+    pub confirmed_at: f64,
+    pub last_seen: f64,
+    /// Its last observation (its zone and violation type say which condition it is).
+    pub observation: Observation,
+    /// Seconds, from the first frame this run analyses, within which it must be confirmed again.
+    pub grace: f64,
+}
+
+type Key = (usize, ViolationType);
+
 #[derive(Debug, Default)]
 pub struct Episodes {
-    states: BTreeMap<(usize, ViolationType), State>,
-    cooldown_until: BTreeMap<(usize, ViolationType), f64>,
+    states: BTreeMap<Key, State>,
+    cooldown_until: BTreeMap<Key, f64>,
+    /// Carried episodes not yet resumed or ended: their number, deadline (set by the first
+    /// update) and what they were.
+    carried: BTreeMap<Key, (u64, Option<f64>, Carried)>,
     next_episode: u64,
 }
 
@@ -77,9 +116,31 @@ impl Episodes {
         Episodes::default()
     }
 
-    /// Number of episodes open (confirmed and not ended).
+    /// Number of episodes open (confirmed and not ended, carried ones included).
     pub fn open(&self) -> usize {
-        self.states.values().filter(|s| s.episode.is_some()).count()
+        self.states.values().filter(|s| s.episode.is_some()).count() + self.carried.len()
+    }
+
+    /// Each open episode's number and the media time it was last seen (carried ones included).
+    pub fn open_episodes(&self) -> Vec<(u64, f64)> {
+        let live = self
+            .states
+            .values()
+            .filter_map(|s| s.episode.map(|e| (e, s.last_seen)));
+        let carried = self.carried.values().map(|(e, _, c)| (*e, c.last_seen));
+        live.chain(carried).collect()
+    }
+
+    /// Takes over an episode the previous run left open and returns its number in this run; `None`
+    /// when one is already carried for its zone and violation (the caller ends it).
+    pub fn carry(&mut self, c: Carried) -> Option<u64> {
+        let key = (c.observation.zone, c.observation.event_type);
+        if self.carried.contains_key(&key) {
+            return None;
+        }
+        self.next_episode += 1;
+        self.carried.insert(key, (self.next_episode, None, c));
+        Some(self.next_episode)
     }
 
     /// Feeds the observations made at time `t`; returns the lifecycle events they cause.
@@ -118,11 +179,19 @@ impl Episodes {
                     st.last_seen = t;
                     st.last = obs;
                     if t - st.first_seen >= zone.confirm_seconds {
-                        self.next_episode += 1;
-                        st.episode = Some(self.next_episode);
-                        st.confirmed_at = t;
                         st.last_update = t;
-                        events.push(event(Phase::Start, st, t));
+                        if let Some((n, _, c)) = self.carried.remove(&key) {
+                            // Seen again after a restart: the same case goes on.
+                            st.episode = Some(n);
+                            st.first_seen = c.first_seen;
+                            st.confirmed_at = c.confirmed_at;
+                            events.push(event(Phase::Update, st, t, Some(Reason::Resumed)));
+                        } else {
+                            self.next_episode += 1;
+                            st.episode = Some(self.next_episode);
+                            st.confirmed_at = t;
+                            events.push(event(Phase::Start, st, t, None));
+                        }
                     }
                 }
                 Some(_) => {
@@ -132,7 +201,7 @@ impl Episodes {
                     st.last = obs;
                     if differs && due {
                         st.last_update = t;
-                        events.push(event(Phase::Update, st, t));
+                        events.push(event(Phase::Update, st, t, None));
                     }
                 }
             }
@@ -147,7 +216,7 @@ impl Episodes {
             match st.episode {
                 None => t - st.last_seen <= PENDING_GAP.min(zone.clear_seconds.max(0.5)),
                 Some(_) if t - st.last_seen >= zone.clear_seconds => {
-                    events.push(event(Phase::End, st, t));
+                    events.push(event(Phase::End, st, t, Some(Reason::Cleared)));
                     ended.push((*key, t + zone.cooldown_seconds));
                     false
                 }
@@ -155,25 +224,57 @@ impl Episodes {
             }
         });
         self.cooldown_until.extend(ended);
+        // Carried episodes not confirmed again within their grace end.
+        let mut lapsed = Vec::new();
+        for (key, (n, deadline, c)) in self.carried.iter_mut() {
+            let deadline = *deadline.get_or_insert(t + c.grace);
+            if t >= deadline {
+                lapsed.push(*key);
+                events.push(carried_end(*n, c, t, Reason::NotSeenAfterRestart));
+            }
+        }
+        for key in lapsed {
+            self.carried.remove(&key);
+        }
         events
     }
 
     /// Ends every open episode (end of the footage or shutdown).
     pub fn finish(&mut self, t: f64) -> Vec<LifecycleEvent> {
-        let events = self
+        let mut events: Vec<LifecycleEvent> = self
             .states
             .values()
             .filter(|s| s.episode.is_some())
-            .map(|s| event(Phase::End, s, t))
+            .map(|s| event(Phase::End, s, t, Some(Reason::FootageEnded)))
             .collect();
+        events.extend(
+            self.carried
+                .values()
+                .map(|(n, _, c)| carried_end(*n, c, t, Reason::NotSeenAfterRestart)),
+        );
         self.states.clear();
+        self.carried.clear();
         events
     }
 }
 
-fn event(phase: Phase, st: &State, at: f64) -> LifecycleEvent {
+fn carried_end(episode: u64, c: &Carried, at: f64, reason: Reason) -> LifecycleEvent {
+    LifecycleEvent {
+        phase: Phase::End,
+        reason: Some(reason),
+        episode,
+        first_seen: c.first_seen,
+        confirmed_at: c.confirmed_at,
+        last_seen: c.last_seen,
+        at,
+        observation: c.observation.clone(),
+    }
+}
+
+fn event(phase: Phase, st: &State, at: f64, reason: Option<Reason>) -> LifecycleEvent {
     LifecycleEvent {
         phase,
+        reason,
         episode: st.episode.unwrap_or(0),
         first_seen: st.first_seen,
         confirmed_at: st.confirmed_at,

@@ -16,7 +16,7 @@ use crate::time::LocalTime;
 use crate::track::Track;
 
 pub use crate::violation::{Subtype, ViolationType};
-pub use lifecycle::{Episodes, LifecycleEvent, Phase};
+pub use lifecycle::{Carried, Episodes, LifecycleEvent, Phase, Reason};
 
 /// Static foreground found in one zone (regions that became occupied and stay occupied).
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -1,8 +1,9 @@
 //! Rule tests driven by scripted detections: each detector fires on its scenario, stays quiet on
 //! near misses, respects schedules and cooldown, and ends its episodes.
 
-use super::lifecycle::Phase;
+use super::lifecycle::{Carried, Phase, Reason};
 use super::testutil::*;
+use super::Episodes;
 use super::{SmokeMeasure, StaticRegions};
 use crate::geometry::{BBox, Point, Polygon};
 
@@ -424,4 +425,123 @@ fn smoke_model_alone_and_fused_with_the_cue() {
         ..Step::dets(vec![])
     });
     assert!(fused[0].observation.confidence > model_only[0].observation.confidence);
+}
+
+/// A vendor and an umbrella standing still from 0 s until `until`.
+fn stall_until(until: f64) -> impl FnMut(f64) -> Step {
+    move |t| {
+        Step::dets(if t < until {
+            vec![
+                person(400.0, 500.0),
+                det("umbrella", 480.0, 500.0, 120.0, 150.0, 0.7),
+            ]
+        } else {
+            vec![]
+        })
+    }
+}
+
+/// The episode a first run had open when it stopped 30 s in (the restart comes 100 s later),
+/// carried into a fresh `Episodes`.
+fn carried_stall() -> (Episodes, u64, Carried) {
+    let cal = calibration(VENDING_ZONE);
+    let first = run(&cal, 30.0, None, stall_until(1000.0));
+    let start = first
+        .iter()
+        .find(|e| e.phase == Phase::Start)
+        .expect("the first run confirms the stall");
+    let c = Carried {
+        first_seen: start.first_seen - 130.0,
+        confirmed_at: start.confirmed_at - 130.0,
+        last_seen: -100.0,
+        observation: start.observation.clone(),
+        grace: 10.0 + 5.0 + 30.0,
+    };
+    let mut episodes = Episodes::new();
+    let n = episodes.carry(c.clone()).expect("nothing carried yet");
+    assert!(
+        episodes.carry(c.clone()).is_none(),
+        "a second episode for the same zone and violation is refused"
+    );
+    assert_eq!(episodes.open(), 1);
+    (episodes, n, c)
+}
+
+#[test]
+fn an_episode_open_at_a_restart_goes_on_when_seen_again() {
+    let cal = calibration(VENDING_ZONE);
+    for fps in [2.5, 5.0, 10.0] {
+        let (episodes, n, c) = carried_stall();
+        let ev = run_on(&cal, 60.0, None, fps, episodes, stall_until(1000.0));
+        // No second start: the same episode goes on, then the footage ends.
+        assert_eq!(
+            summary(&ev),
+            vec!["update vending/mobile_vendor", "end vending/mobile_vendor"],
+            "{fps} det/s: {ev:#?}"
+        );
+        let (resumed, end) = (&ev[0], &ev[1]);
+        assert_eq!(resumed.reason, Some(Reason::Resumed));
+        assert_eq!((resumed.episode, end.episode), (n, n));
+        // It keeps its first sighting and confirmation from before the restart...
+        assert_eq!(
+            (resumed.first_seen, resumed.confirmed_at),
+            (c.first_seen, c.confirmed_at)
+        );
+        // ...and is resumed once confirmed again (dwell 10 s + confirm 10 s), whatever the rate.
+        assert!(
+            (19.0..=23.0).contains(&resumed.at),
+            "{fps} det/s: resumed at {}",
+            resumed.at
+        );
+        assert_eq!(end.reason, Some(Reason::FootageEnded));
+    }
+}
+
+#[test]
+fn an_episode_open_at_a_restart_ends_when_not_seen_within_its_grace() {
+    let cal = calibration(VENDING_ZONE);
+    for fps in [2.5, 5.0, 10.0] {
+        let (mut episodes, n, c) = carried_stall();
+        // The camera's first frame comes 12 s after the restart (a slow reconnect): the grace
+        // counts from the first frame analysed, not from the restart.
+        let mut ev = Vec::new();
+        for i in 0..(120.0 * fps) as usize {
+            ev.extend(episodes.update(12.0 + i as f64 / fps, &cal.zones, vec![]));
+        }
+        assert_eq!(summary(&ev), vec!["end vending/mobile_vendor"], "{ev:#?}");
+        let end = &ev[0];
+        assert_eq!(end.reason, Some(Reason::NotSeenAfterRestart));
+        assert_eq!(end.episode, n);
+        let due = 12.0 + c.grace;
+        assert!(
+            (due..due + 1.0 / fps + 1e-9).contains(&end.at),
+            "{fps} det/s: {}",
+            end.at
+        );
+        assert_eq!(episodes.open(), 0);
+        // Its last sighting is the one from before the restart, not the moment it lapsed.
+        assert_eq!(end.last_seen, c.last_seen);
+    }
+}
+
+#[test]
+fn a_stall_back_after_the_grace_is_a_new_episode() {
+    let cal = calibration(VENDING_ZONE);
+    let (episodes, n, _) = carried_stall();
+    // Nothing for 60 s (past the 45 s grace), then a stall again.
+    let ev = run_on(&cal, 120.0, None, 5.0, episodes, |t| {
+        stall_until(1000.0)(if t < 60.0 { 10_000.0 } else { t })
+    });
+    assert_eq!(
+        summary(&ev),
+        vec![
+            "end vending/mobile_vendor",
+            "start vending/mobile_vendor",
+            "end vending/mobile_vendor"
+        ],
+        "{ev:#?}"
+    );
+    assert_eq!(ev[0].reason, Some(Reason::NotSeenAfterRestart));
+    assert_eq!(ev[0].episode, n);
+    assert_ne!(ev[1].episode, n);
 }

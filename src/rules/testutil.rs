@@ -88,6 +88,19 @@ pub fn run(
     cal: &Calibration,
     seconds: f64,
     start_unix: Option<f64>,
+    script: impl FnMut(f64) -> Step,
+) -> Vec<LifecycleEvent> {
+    run_on(cal, seconds, start_unix, 5.0, Episodes::new(), script)
+}
+
+/// Runs `seconds` of a scene at `fps` analyses per second on `episodes` (which may carry
+/// episodes of a previous run).
+pub fn run_on(
+    cal: &Calibration,
+    seconds: f64,
+    start_unix: Option<f64>,
+    fps: f64,
+    mut episodes: Episodes,
     mut script: impl FnMut(f64) -> Step,
 ) -> Vec<LifecycleEvent> {
     let cfg = TrackerConfig {
@@ -95,11 +108,10 @@ pub fn run(
         ..Default::default()
     };
     let mut tracker = Tracker::new(cfg);
-    let mut episodes = Episodes::new();
     let mut events = Vec::new();
-    let steps = (seconds * 5.0) as usize;
+    let steps = (seconds * fps) as usize;
     for i in 0..=steps {
-        let t = i as f64 * 0.2;
+        let t = i as f64 / fps;
         let step = script(t);
         tracker.update(t, &step.dets, cal.ground.as_ref().map(|g| &g.homography));
         let scene = Scene {

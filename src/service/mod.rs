@@ -4,6 +4,7 @@
 //! outbox to MQTT, a Prometheus endpoint, and a graceful shutdown on SIGTERM/SIGINT.
 
 pub mod capture;
+pub mod episodes;
 pub mod metrics;
 pub mod mqtt;
 pub mod storage;
@@ -20,6 +21,7 @@ use crate::config::ServiceConfig;
 use crate::detect::Detector;
 use crate::error::{Error, Result};
 use crate::outbox::Outbox;
+use crate::rules;
 use crate::time::LocalTime;
 use capture::{now_unix, Slot};
 use metrics::Metrics;
@@ -122,6 +124,7 @@ pub fn run(
     // (tracker, cues, rules, snapshots, outbox), so that inference never waits for them.
     detect_for_tracking(&mut det);
     let started_unix = now_unix();
+    let (open, carried) = episodes::OpenEpisodes::load(&storage_dir);
     let mut worker = AnalyticsWorker {
         analytics: cfg
             .cameras
@@ -136,9 +139,12 @@ pub fn run(
         cfg: cfg.clone(),
         started_unix,
         storage,
+        open,
+        last_refresh: None,
         kick: kick.clone(),
         metrics: metrics.clone(),
     };
+    worker.restore(carried);
     // View watch: cameras whose calibration names a reference view.
     let mut watches: Vec<Option<crate::viewwatch::ViewWatch>> = Vec::new();
     for c in &cfg.cameras {
@@ -268,15 +274,73 @@ struct AnalyticsWorker {
     cfg: ServiceConfig,
     started_unix: f64,
     storage: Storage,
+    /// Episodes open now, kept on disk for the next run.
+    open: episodes::OpenEpisodes,
+    last_refresh: Option<f64>,
     kick: Arc<Notify>,
     metrics: Arc<Metrics>,
 }
+
+/// Seconds a carried episode has, beyond its zone's confirmation and clear times, to be
+/// confirmed again after a restart (the cues' warm-up, a camera that reconnects slowly).
+const RESTART_GRACE: f64 = 30.0;
 
 impl AnalyticsWorker {
     fn run(&mut self, jobs: std::sync::mpsc::Receiver<Job>) {
         for job in jobs {
             self.step(job);
         }
+        save_open(&mut self.open, &self.storage, false);
+    }
+
+    /// Takes over the episodes the previous run left open: each goes on in its camera's
+    /// analytics, or ends now when its camera or zone is no longer configured.
+    fn restore(&mut self, carried: Vec<episodes::Record>) {
+        for r in carried {
+            let a = &r.alert;
+            let cam = self.cfg.cameras.iter().position(|c| c.id == a.camera_id);
+            let zone = cam.and_then(|i| {
+                let zones = &self.cfg.cameras[i].calibration.zones;
+                zones
+                    .iter()
+                    .position(|z| z.name == a.zone && z.zone_type() == a.zone_type)
+                    .map(|z| (i, z, &zones[z]))
+            });
+            let carried_as = zone.and_then(|(i, z, zone)| {
+                let media = |unix: f64| unix - self.started_unix;
+                let c = rules::Carried {
+                    first_seen: media(r.first_seen_unix),
+                    confirmed_at: media(r.confirmed_unix),
+                    last_seen: media(r.last_seen_unix),
+                    observation: rules::Observation {
+                        zone: z,
+                        event_type: a.event_type,
+                        subtype: a.subtype,
+                        confidence: a.confidence,
+                        tracks: a.tracks.clone(),
+                        regions: a.regions.clone(),
+                        measures: a.measures.clone(),
+                    },
+                    grace: zone.confirm_seconds + zone.clear_seconds + RESTART_GRACE,
+                };
+                self.analytics[i].episodes.carry(c).map(|n| (i, n))
+            });
+            match carried_as {
+                Some((i, n)) => {
+                    self.makers[i].adopt(n, a.episode_id.clone());
+                    tracing::info!(camera = %a.camera_id, episode = %a.episode_id, zone = %a.zone, "an episode open at the last stop is followed again");
+                    self.open.keep(r);
+                }
+                None => {
+                    let mut end =
+                        episodes::end_now(&r, uuid::Uuid::now_v7().to_string(), self.started_unix);
+                    tracing::info!(camera = %a.camera_id, episode = %a.episode_id, zone = %a.zone, "an episode open at the last stop has no camera or zone now; ended");
+                    self.storage.record(&mut end, &[]);
+                }
+            }
+        }
+        self.kick.notify_one();
+        save_open(&mut self.open, &self.storage, false);
     }
 
     fn step(&mut self, job: Job) {
@@ -314,15 +378,40 @@ impl AnalyticsWorker {
             // Durable first, then announced: the outbox entries are fsync'd before anyone is
             // told; the snapshot goes first, so that a subscriber has the image when the alert
             // arrives; without room for it, the alert goes alone.
+            // The open episodes are on disk before the alert is: a stop between the two leaves
+            // an episode followed (resumed or ended) after the restart, never one left open.
+            self.open.on_alert(&alert, self.started_unix);
+            save_open(&mut self.open, &self.storage, false);
             self.storage.record(&mut alert, &jpeg);
             self.kick.notify_one();
             tracing::info!(camera = %cam.id, "{}", alert.summary());
         }
+        // The open episodes' last-seen times, about every 30 s.
+        if !self.open.is_empty() && self.last_refresh.is_none_or(|r| frame.unix - r >= 30.0) {
+            self.last_refresh = Some(frame.unix);
+            for (analytics, maker) in self.analytics.iter().zip(&self.makers) {
+                for (n, last_seen) in analytics.episodes.open_episodes() {
+                    if let Some(id) = maker.episode_id(n) {
+                        self.open.seen(id, self.started_unix + last_seen);
+                    }
+                }
+            }
+        }
+        save_open(&mut self.open, &self.storage, true);
         self.storage.retry_held(false);
         self.metrics.record(
             i,
             frame.at.elapsed().as_secs_f64() * 1000.0,
             job.inference_ms,
         );
+    }
+}
+
+/// Writes the open episodes when they changed (or, with `refresh`, their last-seen times are
+/// due); a failure is logged and counted as a storage error, and tried again later.
+fn save_open(open: &mut episodes::OpenEpisodes, storage: &Storage, refresh: bool) {
+    if let Err(e) = open.save(refresh) {
+        storage.stats.errors.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(file = episodes::FILE, error = %e, "storage: cannot write the open episodes");
     }
 }

@@ -149,8 +149,9 @@ impl Storage {
         self.retry_held(true);
         alert.snapshot = None;
         let size = jpeg.len() as u64;
-        // The image twice: its file and its outbox entry.
-        if self.room_for(2 * size) {
+        // The image twice: its file and its outbox entry. No image (none could be drawn, or an
+        // episode ended without a frame): the alert goes alone.
+        if !jpeg.is_empty() && self.room_for(2 * size) {
             let name = format!("{}.jpg", alert.id);
             let path = self.snapshots.join(&name);
             self.make_room(size);
