@@ -57,6 +57,15 @@ pub struct MqttConfig {
     /// each failure and starts again after a connection).
     #[serde(default = "default_reconnect_max")]
     pub reconnect_max_s: u64,
+    /// The broker's largest packet, KiB (mosquitto's `max_packet_size`, a cloud broker's message
+    /// limit). A broker closes the connection on a bigger packet, and the client would send it
+    /// again after every reconnect: entries over it are quarantined instead of sent.
+    #[serde(default = "default_max_packet_kb")]
+    pub max_packet_kb: u64,
+}
+
+fn default_max_packet_kb() -> u64 {
+    16 * 1024
 }
 
 fn default_connect_timeout() -> u64 {
@@ -320,6 +329,15 @@ impl ServiceConfig {
                 format!("at most {} (MQTT's limit)", u16::MAX),
             ));
         }
+        if !(8..=16 * 1024).contains(&raw.mqtt.max_packet_kb) {
+            return Err(field(
+                "mqtt.max_packet_kb",
+                format!(
+                    "{}: must be from 8 to 16384 KiB (an alert needs a few KiB)",
+                    raw.mqtt.max_packet_kb
+                ),
+            ));
+        }
         for (name, v) in [
             ("mqtt.connect_timeout_s", raw.mqtt.connect_timeout_s),
             ("mqtt.reconnect_max_s", raw.mqtt.reconnect_max_s),
@@ -501,6 +519,11 @@ mod tests {
                 "host = \"h\"",
                 "host = \"h\"\nkeep_alive_s = 70000",
                 "mqtt.keep_alive_s",
+            ),
+            (
+                "host = \"h\"",
+                "host = \"h\"\nmax_packet_kb = 4",
+                "mqtt.max_packet_kb",
             ),
             ("site = \"d7\"", "site = \"d7\"\nthreads = 65536", "threads"),
             (

@@ -193,9 +193,14 @@ impl Outbox {
         Ok(out)
     }
 
+    /// The file of entry `name` (a name from `pending`).
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
     /// Moves a bad entry out of the queue, logs and counts it; one that cannot be moved is
     /// reported once and skipped from then on.
-    fn quarantine(&self, name: &str, why: &str) {
+    pub fn quarantine(&self, name: &str, why: &str) {
         let mut stuck = self.stuck.lock().unwrap_or_else(|p| p.into_inner());
         if stuck.contains(name) {
             return;

@@ -128,6 +128,9 @@ pub async fn run(
     let mut statuses: BTreeMap<String, StatusEvent> = BTreeMap::new();
     let mut views: BTreeMap<String, (String, String)> = BTreeMap::new();
     let mut last_error = String::new();
+    // The entry oldest in flight when sessions were lost, and in how many losses in a row.
+    let mut suspect: Option<(String, u32)> = None;
+    let max_packet = (cfg.mqtt.max_packet_kb as usize) << 10;
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let mut draining_since: Option<Instant> = None;
     loop {
@@ -157,6 +160,7 @@ pub async fn run(
                     // ids); anything else still in the outbox goes out with the next tick.
                 }
                 Some(Ok(Event::Incoming(Packet::PubAck(p)))) => {
+                    suspect = None;
                     if let Some(Some(name)) = by_pkid.remove(&p.pkid) {
                         if let Err(e) = outbox.remove(&name) {
                             tracing::error!(error = %e, "cannot remove an acknowledged alert from the outbox");
@@ -174,6 +178,9 @@ pub async fn run(
                 }
                 Some(Ok(_)) => {}
                 Some(Err(msg)) => {
+                    if connected {
+                        note_suspect(&mut suspect, &inflight, &outbox);
+                    }
                     if connected || msg != last_error {
                         tracing::warn!(error = %msg, "MQTT connection lost; retrying");
                     }
@@ -213,6 +220,7 @@ pub async fn run(
                 &mut inflight,
                 &mut unassigned,
                 &stats,
+                max_packet,
             );
         }
     }
@@ -324,6 +332,7 @@ fn send_pending(
     inflight: &mut HashMap<String, Instant>,
     unassigned: &mut VecDeque<Option<String>>,
     stats: &MqttStats,
+    max_packet: usize,
 ) {
     // An alert unacknowledged for long is sent again (duplicates carry the same id).
     inflight.retain(|_, at| at.elapsed() < Duration::from_secs(30));
@@ -353,6 +362,19 @@ fn send_pending(
                 .unwrap_or_else(|| "unknown".into());
             alerts_topic(site, &camera)
         };
+        let size = publish_size(&topic, e.payload.len());
+        if size > max_packet {
+            // The broker would close the connection on it, and it would be sent again after
+            // every reconnect, ahead of everything behind it.
+            outbox.quarantine(
+                &e.name,
+                &format!(
+                    "{size} bytes as a packet, over mqtt.max_packet_kb ({} KiB)",
+                    max_packet >> 10
+                ),
+            );
+            continue;
+        }
         match client.try_publish(topic, QoS::AtLeastOnce, false, e.payload.clone()) {
             Ok(()) => {
                 unassigned.push_back(Some(e.name.clone()));
@@ -361,5 +383,47 @@ fn send_pending(
             }
             Err(_) => break, // the client's queue is full: next tick
         }
+    }
+}
+
+/// Bytes of a QoS 1 PUBLISH packet: fixed header (1 byte and up to 4 of remaining length), topic
+/// (2-byte length and its bytes), packet id (2) and payload.
+pub fn publish_size(topic: &str, payload: usize) -> usize {
+    let rest = 2 + topic.len() + 2 + payload;
+    let len_bytes = match rest {
+        0..=127 => 1,
+        128..=16_383 => 2,
+        16_384..=2_097_151 => 3,
+        _ => 4,
+    };
+    1 + len_bytes + rest
+}
+
+/// A session was lost: the entry oldest in flight is the suspect. When the same entry was the
+/// oldest in flight at three losses in a row with nothing acknowledged between them, the broker
+/// probably closes the connection on it (a packet over its limit): say so, once, with what to
+/// change. It is not quarantined: on a bad link a good entry can be in that place too.
+fn note_suspect(
+    suspect: &mut Option<(String, u32)>,
+    inflight: &HashMap<String, Instant>,
+    outbox: &Outbox,
+) {
+    let Some((oldest, _)) = inflight.iter().min_by_key(|(_, at)| **at) else {
+        return;
+    };
+    let count = match suspect {
+        Some((name, n)) if name == oldest => *n + 1,
+        _ => 1,
+    };
+    *suspect = Some((oldest.clone(), count));
+    if count == 3 {
+        let bytes = std::fs::metadata(outbox.path(oldest))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        tracing::warn!(
+            entry = %oldest,
+            bytes,
+            "the broker closed the connection three times in a row with this entry in flight and nothing acknowledged: if it limits packet size (mosquitto max_packet_size), set mqtt.max_packet_kb below that limit"
+        );
     }
 }

@@ -71,6 +71,11 @@ pub struct Broker {
 
 impl Broker {
     pub fn start(dir: &Path, password: Option<(&str, &str)>) -> Broker {
+        Broker::start_with(dir, password, "")
+    }
+
+    /// A broker with `extra` lines in its configuration (e.g. `max_packet_size 65536`).
+    pub fn start_with(dir: &Path, password: Option<(&str, &str)>, extra: &str) -> Broker {
         let mut b = Broker {
             port: free_port(),
             dir: dir.to_path_buf(),
@@ -84,6 +89,7 @@ impl Broker {
             b.port,
             dir.display()
         );
+        conf.push_str(extra);
         match password {
             None => conf.push_str("allow_anonymous true\n"),
             Some((u, p)) => {
