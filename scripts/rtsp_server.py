@@ -15,15 +15,19 @@ import sys
 import gi
 
 gi.require_version("Gst", "1.0")
+gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 
 class LoopingFactory(GstRtspServer.RTSPMediaFactory):
-    def __init__(self, path):
+    def __init__(self, path, tcp_only=False):
         super().__init__()
         self.path = path
         self.set_shared(True)
+        if tcp_only:
+            # RTP interleaved in the RTSP connection only, as through a 4G NAT or a TCP proxy.
+            self.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
 
     def do_create_element(self, url):
         if self.path.endswith(".mkv"):
@@ -70,6 +74,8 @@ def main():
     ap.add_argument("--port", type=int, default=8554)
     ap.add_argument("--make-h264", nargs=3, metavar=("OUT", "SOURCE", "REPEAT"),
                     help="only encode SOURCE REPEAT times into OUT (.mkv) and exit")
+    ap.add_argument("--tcp-only", action="store_true",
+                    help="offer RTP over the RTSP connection only (no UDP)")
     ap.add_argument("streams", nargs="*", help="NAME=FILE")
     args = ap.parse_args()
     Gst.init(None)
@@ -87,7 +93,7 @@ def main():
         name, path = s.split("=", 1)
         if not os.path.isfile(path):
             sys.exit(f"rtsp_server: no such file {path}")
-        mounts.add_factory("/" + name, LoopingFactory(os.path.abspath(path)))
+        mounts.add_factory("/" + name, LoopingFactory(os.path.abspath(path), args.tcp_only))
     if server.attach(None) == 0:
         sys.exit(f"rtsp_server: cannot listen on 127.0.0.1:{args.port}")
     loop = GLib.MainLoop()

@@ -22,6 +22,39 @@ struct RawCamera {
     detect_fps: f64,
     #[serde(default = "yes")]
     enabled: bool,
+    #[serde(default = "default_open_timeout")]
+    open_timeout_s: f64,
+    #[serde(default = "default_read_timeout")]
+    read_timeout_s: f64,
+}
+
+fn default_open_timeout() -> f64 {
+    20.0
+}
+
+fn default_read_timeout() -> f64 {
+    5.0
+}
+
+/// How a camera's stream is opened and read. (RTP comes inside the RTSP connection: OpenCV's
+/// FFmpeg backend asks for TCP first, `rtsp_flags=prefer_tcp`, unless the environment variable
+/// `OPENCV_FFMPEG_CAPTURE_OPTIONS` says otherwise; tested with a server that offers TCP only.)
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CaptureOptions {
+    /// Longest an attempt to open the stream may take (RTSP's four requests, each a round
+    /// trip, then the first frames): seconds.
+    pub open_timeout_s: f64,
+    /// Longest wait for a frame before the stream counts as stalled: seconds.
+    pub read_timeout_s: f64,
+}
+
+impl Default for CaptureOptions {
+    fn default() -> CaptureOptions {
+        CaptureOptions {
+            open_timeout_s: default_open_timeout(),
+            read_timeout_s: default_read_timeout(),
+        }
+    }
 }
 
 fn default_rate() -> f64 {
@@ -151,6 +184,7 @@ pub struct CameraConfig {
     pub url: String,
     pub calibration: Calibration,
     pub detect_fps: f64,
+    pub capture: CaptureOptions,
 }
 
 impl CameraConfig {
@@ -267,6 +301,17 @@ impl ServiceConfig {
                     format!("camera '{id}' field detect_fps: must be within (0, 30]"),
                 ));
             }
+            for (name, v) in [
+                ("open_timeout_s", c.open_timeout_s),
+                ("read_timeout_s", c.read_timeout_s),
+            ] {
+                if !(1.0..=300.0).contains(&v) {
+                    return Err(at(
+                        c.id.span(),
+                        format!("camera '{id}' field {name}: {v}: must be from 1 to 300 seconds"),
+                    ));
+                }
+            }
             let cal_path = base.join(c.calibration.get_ref());
             if !cal_path.is_file() {
                 return Err(at(
@@ -294,6 +339,10 @@ impl ServiceConfig {
                 url,
                 calibration,
                 detect_fps: c.detect_fps,
+                capture: CaptureOptions {
+                    open_timeout_s: c.open_timeout_s,
+                    read_timeout_s: c.read_timeout_s,
+                },
             });
         }
         if cameras.is_empty() {
@@ -532,6 +581,16 @@ mod tests {
                 "health_interval_s",
             ),
             ("dir = \"st\"", "dir = \"\"", "storage.dir"),
+            (
+                "calibration = \"cal.toml\"",
+                "calibration = \"cal.toml\"\nopen_timeout_s = 0.5",
+                "open_timeout_s",
+            ),
+            (
+                "calibration = \"cal.toml\"",
+                "calibration = \"cal.toml\"\nread_timeout_s = 1e9",
+                "read_timeout_s",
+            ),
             (
                 "dir = \"st\"",
                 "dir = \"st\"\nmax_outbox = 0",

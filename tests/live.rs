@@ -718,9 +718,7 @@ fn tls_broker_with_username_and_password() {
         )
     };
     // A test CA and a server certificate for 127.0.0.1.
-    sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 1 -subj /CN=streetwatch-test-ca");
-    sh("openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1");
-    sh("printf 'subjectAltName=IP:127.0.0.1\\n' > ext && openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 1 -extfile ext");
+    common::services::test_ca(d);
     let port = free_port();
     let broker_dir = d.join("broker");
     std::fs::create_dir_all(&broker_dir).unwrap();

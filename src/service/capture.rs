@@ -12,6 +12,8 @@ use opencv::core::{Mat, Vector};
 use opencv::prelude::*;
 use opencv::videoio::{self, VideoCapture};
 
+use crate::config::CaptureOptions;
+
 /// A captured frame with its wall-clock capture time.
 pub struct Captured {
     pub image: Mat,
@@ -63,19 +65,18 @@ pub fn now_unix() -> f64 {
         .unwrap_or(0.0)
 }
 
-pub const OPEN_TIMEOUT_MS: i32 = 5000;
-pub const READ_TIMEOUT_MS: i32 = 3000;
 pub const MAX_BACKOFF: Duration = Duration::from_secs(8);
 
-fn open(url: &str) -> opencv::Result<VideoCapture> {
+fn open(url: &str, opts: &CaptureOptions) -> opencv::Result<VideoCapture> {
     if let Ok(dev) = url.parse::<i32>() {
         return VideoCapture::new(dev, videoio::CAP_ANY);
     }
+    let ms = |s: f64| (s * 1000.0).round() as i32;
     let params = Vector::<i32>::from_slice(&[
         videoio::CAP_PROP_OPEN_TIMEOUT_MSEC,
-        OPEN_TIMEOUT_MS,
+        ms(opts.open_timeout_s),
         videoio::CAP_PROP_READ_TIMEOUT_MSEC,
-        READ_TIMEOUT_MS,
+        ms(opts.read_timeout_s),
     ]);
     VideoCapture::from_file_with_params(url, videoio::CAP_FFMPEG, &params)
 }
@@ -85,6 +86,7 @@ pub fn run_capture(
     camera: String,
     url: String,
     safe_url: String,
+    opts: CaptureOptions,
     slot: Arc<Slot>,
     stop: Arc<AtomicBool>,
     status: impl Fn(StatusEvent),
@@ -110,7 +112,7 @@ pub fn run_capture(
         }
     };
     while !stop.load(Ordering::Relaxed) {
-        let mut cap = match open(&url) {
+        let mut cap = match open(&url, &opts) {
             Ok(c) if c.is_opened().unwrap_or(false) => c,
             _ => {
                 report(false, format!("cannot open {safe_url}"), &slot);

@@ -105,14 +105,14 @@ pub fn run(
     // Capture threads.
     let mut threads = Vec::new();
     for (cam, slot) in cfg.cameras.iter().zip(&slots) {
-        let (id, url, safe) = (cam.id.clone(), cam.url.clone(), cam.safe_url());
+        let (id, url, safe, opts) = (cam.id.clone(), cam.url.clone(), cam.safe_url(), cam.capture);
         let (slot, stop, tx) = (slot.clone(), stop.clone(), tx.clone());
         threads.push(
             std::thread::Builder::new()
                 .name(format!("capture-{id}"))
                 .spawn(move || {
                     let _span = tracing::info_span!("camera", id = %id).entered();
-                    capture::run_capture(id, url, safe, slot, stop, move |s| {
+                    capture::run_capture(id, url, safe, opts, slot, stop, move |s| {
                         let _ = tx.send(mqtt::Message::Status(s));
                     })
                 })

@@ -26,6 +26,24 @@ pub fn wait_port(port: u16, what: &str) {
     }
 }
 
+/// A test CA and a server certificate for 127.0.0.1 in `dir`: `ca.crt`, `server.crt`,
+/// `server.key` (openssl, valid one day).
+pub fn test_ca(dir: &Path) {
+    for cmd in [
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 1 -subj /CN=streetwatch-test-ca",
+        "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1",
+        "printf 'subjectAltName=IP:127.0.0.1\\n' > ext && openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 1 -extfile ext",
+    ] {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{cmd}: {out:?}");
+    }
+}
+
 /// A child process that is terminated (SIGTERM, then SIGKILL after 10 s) when dropped.
 pub struct Proc(pub Option<Child>);
 
@@ -147,13 +165,20 @@ pub struct Rtsp {
     pub port: u16,
     root: PathBuf,
     streams: Vec<(String, PathBuf)>,
+    /// RTP over the RTSP connection only (no UDP), as through a 4G NAT or a TCP proxy.
+    pub tcp_only: bool,
     pub child: Proc,
 }
 
 impl Rtsp {
     /// `root`: the project (for scripts/rtsp_server.py); `streams`: mount name and file.
     pub fn start_files(root: &Path, streams: &[(&str, PathBuf)]) -> Rtsp {
+        Rtsp::start_with(root, streams, false)
+    }
+
+    pub fn start_with(root: &Path, streams: &[(&str, PathBuf)], tcp_only: bool) -> Rtsp {
         let mut r = Rtsp {
+            tcp_only,
             port: free_port(),
             root: root.to_path_buf(),
             streams: streams
@@ -170,6 +195,9 @@ impl Rtsp {
         let mut cmd = Command::new("/usr/bin/python3");
         cmd.arg(self.root.join("scripts/rtsp_server.py"))
             .args(["--port", &self.port.to_string()]);
+        if self.tcp_only {
+            cmd.arg("--tcp-only");
+        }
         for (name, file) in &self.streams {
             cmd.arg(format!("{name}={}", file.display()));
         }
