@@ -79,8 +79,15 @@ pub struct Alert {
     /// The original frame (lossless PNG), relative to the output folder; absent when the bundle
     /// is blurred for sharing.
     pub snapshot_original: Option<String>,
+    /// SHA-256 of the annotated snapshot (live service), which the signature thereby covers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_sha256: Option<String>,
     pub model: ModelIdentity,
     pub calibration: CalibrationIdentity,
+    /// Ed25519 signature by the box's key (hex) over the payload before this field: see
+    /// `streetwatch verify --key`. Absent when the service has no `storage.sign_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 impl Alert {

@@ -172,8 +172,10 @@ impl AlertMaker {
             frame_index,
             snapshot: None,
             snapshot_original: None,
+            snapshot_sha256: None,
             model: self.model.clone(),
             calibration: self.calibration.clone(),
+            signature: None,
         }
     }
 }

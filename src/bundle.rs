@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::sha256_file;
 use crate::error::{Error, Result};
+use crate::signature::{from_hex, to_hex};
 
 pub const MANIFEST: &str = "manifest.json";
 /// The manifest's own sha256, so that an altered manifest is detected too.
@@ -408,22 +409,6 @@ pub fn keygen(dir: &Path) -> Result<(PathBuf, PathBuf)> {
         writeln!(f, "{}", to_hex(&bytes)).map_err(|e| Error::io(path, e))?;
     }
     Ok((secret, public))
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn from_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    let t = text.trim();
-    if t.len() != 2 * N || !t.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; N];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(&t[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
 }
 
 fn read_key<const N: usize>(path: &Path, what: &str) -> Result<[u8; N]> {

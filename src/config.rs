@@ -136,6 +136,11 @@ pub struct StorageConfig {
     /// Size at which `alerts.jsonl` is rotated to `alerts.jsonl.1` (one generation kept), MiB.
     #[serde(default = "default_max_log")]
     pub max_log_mb: u64,
+    /// The box's Ed25519 secret key (`bundle.key` from `streetwatch keygen`): when set, every
+    /// alert is signed (its `signature` covers the payload and, through `snapshot_sha256`, the
+    /// image), and `streetwatch verify --key bundle.pub` checks saved alerts.
+    #[serde(default)]
+    pub sign_key: Option<PathBuf>,
 }
 
 /// Most inference threads a configuration may ask for.
@@ -415,6 +420,12 @@ impl ServiceConfig {
         }
         let mut storage = raw.storage;
         storage.dir = base.join(&storage.dir);
+        if let Some(key) = &storage.sign_key {
+            let key = base.join(key);
+            crate::bundle::load_signing_key(&key)
+                .map_err(|e| Error::config(path, None, format!("field storage.sign_key: {e}")))?;
+            storage.sign_key = Some(key);
+        }
         let mut mqtt = raw.mqtt;
         if let Some(ca) = &mqtt.tls_ca {
             let p = base.join(ca);

@@ -31,6 +31,7 @@ pub mod report;
 pub mod rules;
 pub mod score;
 pub mod service;
+pub mod signature;
 pub mod sink;
 pub mod source;
 pub mod stats;

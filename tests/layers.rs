@@ -17,6 +17,7 @@ const CORE: &[&str] = &[
     "track",
     "rules",
     "alert",
+    "signature",
 ];
 
 /// What the core must not import.

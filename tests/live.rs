@@ -258,6 +258,15 @@ fn two_rtsp_cameras_deliver_alerts_and_health() {
         ],
         "",
     );
+    // The box signs its alerts with its own key.
+    let keys = dir.path().join("keys");
+    assert!(common::bin()
+        .args(["keygen", "--out"])
+        .arg(&keys)
+        .status()
+        .unwrap()
+        .success());
+    sign_with(&cfg, &keys.join("bundle.key"));
     let mut svc = service(&cfg, &dir.path().join("service.log"));
     let storage = dir.path().join("storage");
     wait_for("alerts from both cameras at the subscriber", 90, || {
@@ -277,6 +286,7 @@ fn two_rtsp_cameras_deliver_alerts_and_health() {
         wait_for("the snapshot of every alert", 10, || jpg.is_file());
         assert!(std::fs::metadata(&jpg).unwrap().len() > 10_000);
     }
+    signed_alerts_verify_and_forgeries_do_not(&save, &storage, &keys);
     let sub_out = std::fs::read_to_string(dir.path().join("sub.out")).unwrap();
     assert!(
         sub_out.contains("streetwatch/test/vtest/status") && sub_out.contains("\"online\""),
@@ -373,6 +383,73 @@ fn two_rtsp_cameras_deliver_alerts_and_health() {
     note(&format!(
         "SIGTERM: {} episodes open at the stop; after the restart without the {gone} camera {resumed} resumed, {ended} ended",
         open.len()
+    ));
+}
+
+/// Adds `sign_key` to a service configuration's `[storage]`.
+fn sign_with(cfg: &Path, key: &Path) {
+    let text = std::fs::read_to_string(cfg).unwrap().replace(
+        "[storage]\n",
+        &format!("[storage]\nsign_key = \"{}\"\n", key.display()),
+    );
+    std::fs::write(cfg, text).unwrap();
+}
+
+/// `streetwatch verify --key` on saved alerts: each received alert (with its snapshot beside
+/// it) and the service's alert log verify; an alert with one number changed, an alert whose
+/// snapshot was replaced, and the right alert under another box's key do not (exit 1).
+fn signed_alerts_verify_and_forgeries_do_not(save: &Path, storage: &Path, keys: &Path) {
+    let verify = |file: &Path, key: &Path| {
+        let out = common::bin()
+            .args(["verify", "--key"])
+            .arg(key)
+            .arg(file)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let public = keys.join("bundle.pub");
+    let ids: Vec<String> = received(save).into_iter().collect();
+    for id in &ids {
+        let (code, out) = verify(&save.join(format!("{id}.json")), &public);
+        assert_eq!(code, Some(0), "{out}");
+        assert!(out.contains("1 snapshot(s)"), "{out}");
+    }
+    let (code, out) = verify(&storage.join("alerts.jsonl"), &public);
+    assert_eq!(code, Some(0), "{out}");
+    // Forgeries, made in a folder of their own.
+    let forged = save.parent().unwrap().join("forged");
+    std::fs::create_dir_all(&forged).unwrap();
+    let id = &ids[0];
+    let text = std::fs::read_to_string(save.join(format!("{id}.json"))).unwrap();
+    let edited = text.replacen("\"confidence\":0.", "\"confidence\":1.", 1);
+    assert_ne!(edited, text);
+    std::fs::write(forged.join(format!("{id}.json")), edited).unwrap();
+    let (code, out) = verify(&forged.join(format!("{id}.json")), &public);
+    assert_eq!(code, Some(1), "an edited alert: {out}");
+    std::fs::write(forged.join(format!("{id}.json")), &text).unwrap();
+    std::fs::write(
+        forged.join(format!("{id}.jpg")),
+        b"\xFF\xD8 another image \xFF\xD9",
+    )
+    .unwrap();
+    let (code, out) = verify(&forged.join(format!("{id}.json")), &public);
+    assert_eq!(code, Some(1), "a replaced snapshot: {out}");
+    let other = forged.join("other-box");
+    assert!(common::bin()
+        .args(["keygen", "--out"])
+        .arg(&other)
+        .status()
+        .unwrap()
+        .success());
+    let (code, out) = verify(&save.join(format!("{id}.json")), &other.join("bundle.pub"));
+    assert_eq!(code, Some(1), "another box's key: {out}");
+    note(&format!(
+        "signed alerts: {} received alerts and the alert log verify; an edited alert, a replaced snapshot and another key fail",
+        ids.len()
     ));
 }
 

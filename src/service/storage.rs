@@ -57,6 +57,8 @@ pub struct Storage {
     held: VecDeque<(String, Vec<u8>)>,
     last_retry: Option<Instant>,
     outbox: Arc<Outbox>,
+    /// The box's key: alerts are signed when set.
+    sign_key: Option<ed25519_dalek::SigningKey>,
     pub stats: Arc<StorageStats>,
 }
 
@@ -90,6 +92,11 @@ impl Storage {
             held: VecDeque::new(),
             last_retry: None,
             outbox,
+            sign_key: cfg
+                .sign_key
+                .as_deref()
+                .map(crate::bundle::load_signing_key)
+                .transpose()?,
             stats: Arc::new(StorageStats::default()),
         };
         s.open_log();
@@ -148,6 +155,7 @@ impl Storage {
         let entry = format!("{}@{}", alert.id, alert.camera_id);
         self.retry_held(true);
         alert.snapshot = None;
+        alert.snapshot_sha256 = None;
         let size = jpeg.len() as u64;
         // The image twice: its file and its outbox entry. No image (none could be drawn, or an
         // episode ended without a frame): the alert goes alone.
@@ -158,7 +166,10 @@ impl Storage {
             match std::fs::write(&path, jpeg) {
                 Ok(()) => {
                     match self.outbox.put_kind(&entry, "jpg", jpeg) {
-                        Ok(()) => alert.snapshot = Some(format!("snapshots/{name}")),
+                        Ok(()) => {
+                            alert.snapshot = Some(format!("snapshots/{name}"));
+                            alert.snapshot_sha256 = Some(crate::digest::sha256_bytes(jpeg));
+                        }
                         Err(e) => self.failed("store a snapshot in the outbox", &path, &e),
                     }
                     self.snaps.push_back((path, size));
@@ -173,8 +184,12 @@ impl Storage {
         if alert.snapshot.is_none() {
             self.stats.images_skipped.fetch_add(1, Ordering::Relaxed);
         }
+        alert.signature = None;
         let json = match serde_json::to_vec(alert) {
-            Ok(j) => j,
+            Ok(j) => match &self.sign_key {
+                Some(key) => crate::signature::sign_payload(&j, key),
+                None => j,
+            },
             Err(e) => {
                 self.failed("encode an alert", &self.log_path.clone(), &e);
                 return false;
