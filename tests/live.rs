@@ -260,12 +260,7 @@ fn two_rtsp_cameras_deliver_alerts_and_health() {
     );
     // The box signs its alerts with its own key.
     let keys = dir.path().join("keys");
-    assert!(common::bin()
-        .args(["keygen", "--out"])
-        .arg(&keys)
-        .status()
-        .unwrap()
-        .success());
+    keygen(&keys);
     sign_with(&cfg, &keys.join("bundle.key"));
     let mut svc = service(&cfg, &dir.path().join("service.log"));
     let storage = dir.path().join("storage");
@@ -386,6 +381,16 @@ fn two_rtsp_cameras_deliver_alerts_and_health() {
     ));
 }
 
+/// A key pair (`bundle.key`, `bundle.pub`) in `dir`.
+fn keygen(dir: &Path) {
+    assert!(common::bin()
+        .args(["keygen", "--out"])
+        .arg(dir)
+        .status()
+        .unwrap()
+        .success());
+}
+
 /// Adds `sign_key` to a service configuration's `[storage]`.
 fn sign_with(cfg: &Path, key: &Path) {
     let text = std::fs::read_to_string(cfg).unwrap().replace(
@@ -439,12 +444,7 @@ fn signed_alerts_verify_and_forgeries_do_not(save: &Path, storage: &Path, keys: 
     let (code, out) = verify(&forged.join(format!("{id}.json")), &public);
     assert_eq!(code, Some(1), "a replaced snapshot: {out}");
     let other = forged.join("other-box");
-    assert!(common::bin()
-        .args(["keygen", "--out"])
-        .arg(&other)
-        .status()
-        .unwrap()
-        .success());
+    keygen(&other);
     let (code, out) = verify(&save.join(format!("{id}.json")), &other.join("bundle.pub"));
     assert_eq!(code, Some(1), "another box's key: {out}");
     note(&format!(
