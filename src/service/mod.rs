@@ -375,13 +375,13 @@ impl AnalyticsWorker {
                 tracing::error!(error = %e, "cannot draw the alert's snapshot; sending it without");
                 Vec::new()
             });
-            // Durable first, then announced: the outbox entries are fsync'd before anyone is
-            // told; the snapshot goes first, so that a subscriber has the image when the alert
-            // arrives; without room for it, the alert goes alone.
             // The open episodes are on disk before the alert is: a stop between the two leaves
             // an episode followed (resumed or ended) after the restart, never one left open.
             self.open.on_alert(&alert, self.started_unix);
             save_open(&mut self.open, &self.storage, false);
+            // Durable first, then announced: the outbox entries are fsync'd before anyone is
+            // told; the snapshot goes first, so that a subscriber has the image when the alert
+            // arrives; without room for it, the alert goes alone.
             self.storage.record(&mut alert, &jpeg);
             self.kick.notify_one();
             tracing::info!(camera = %cam.id, "{}", alert.summary());
