@@ -17,6 +17,7 @@ pub mod bundle;
 pub mod calibration;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod cues;
 pub mod detect;
 pub mod detection;

@@ -9,8 +9,8 @@ use crate::calibration::Calibration;
 
 #[derive(Args)]
 pub struct CheckArgs {
-    /// A camera calibration (zones, ground, schedules) or a service configuration (one with
-    /// `[[cameras]]`).
+    /// A camera calibration (zones, ground, schedules), a service configuration (one with
+    /// `[[cameras]]`) or a console configuration (one with `[[brokers]]`).
     calibration: PathBuf,
 }
 
@@ -26,6 +26,22 @@ pub fn run(args: &CheckArgs) -> Result<()> {
             l.trim_start().starts_with("[[cameras]]") || l.trim_start().starts_with("cameras")
         }),
     };
+    let is_console =
+        matches!(toml::from_str::<toml::Table>(&text), Ok(t) if t.contains_key("brokers"));
+    if is_console {
+        let cfg = crate::console::config::ConsoleConfig::load(path)?;
+        println!(
+            "{}: ok: console on http://{}/, database {}, {} broker(s)",
+            path.display(),
+            cfg.listen,
+            crate::console::redact_db(&cfg.database),
+            cfg.brokers.len()
+        );
+        for b in &cfg.brokers {
+            println!("  broker {} {}:{}", b.name, b.host, b.port);
+        }
+        return Ok(());
+    }
     if is_service {
         let cfg = crate::config::ServiceConfig::load(path)?;
         println!(

@@ -7,6 +7,7 @@
 
 mod calibrate;
 mod check;
+mod console;
 mod detect;
 mod keygen;
 mod replay;
@@ -58,6 +59,8 @@ enum Command {
     Run(run::RunArgs),
     /// The control room's terminal client: shows alerts as they arrive, drops repeats by id.
     Subscribe(subscribe::SubscribeArgs),
+    /// The control room's web console: cases from one or more brokers in a database, on a page.
+    Console(console::ConsoleArgs),
     /// Validate a calibration file or a service configuration.
     Check(check::CheckArgs),
     /// Draw a calibration (zones, names, a metre grid from the homography) on a real frame.
@@ -104,7 +107,7 @@ pub fn main() -> ExitCode {
     // The one-shot commands print results for pipes (`check F | head -1`): a closed pipe ends
     // them quietly, as it does any Unix tool, instead of a panic in `println!`. The service
     // keeps Rust's default (SIGPIPE ignored): a closed socket is an error it handles.
-    if !matches!(cli.command, Command::Run(_)) {
+    if !matches!(cli.command, Command::Run(_) | Command::Console(_)) {
         #[cfg(unix)]
         // SAFETY: restores the default disposition of one signal before any thread starts.
         unsafe {
@@ -115,6 +118,7 @@ pub fn main() -> ExitCode {
     // their own results and log only warnings. STREETWATCH_LOG overrides both.
     let default_level = match cli.command {
         Command::Run(_) => "info,ort=warn",
+        Command::Console(_) => "info,sqlx=warn",
         _ => "warn",
     };
     tracing_subscriber::fmt()
@@ -137,6 +141,7 @@ pub fn main() -> ExitCode {
         Command::Keygen(args) => keygen::run(&args),
         Command::Run(args) => run::run(args),
         Command::Subscribe(args) => subscribe::run(args),
+        Command::Console(args) => console::run(&args),
         Command::Calibrate(args) => calibrate::run(&args),
         Command::Schema => {
             print!("{}", crate::alert::schema_json());

@@ -1,0 +1,345 @@
+//! The console's web UI on axum: the live case list (filters; updated through server-sent
+//! events without a reload), the case page (snapshots, measures, timeline, decisions) and the
+//! decisions themselves, published back to the edge on the feedback topic. Every string from
+//! MQTT is escaped by the templates (maud); every form carries a CSRF token that must match the
+//! `HttpOnly`, `SameSite=Strict` cookie set with the page.
+
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use maud::{html, Markup, DOCTYPE};
+use tokio::sync::broadcast;
+use tokio_stream::StreamExt;
+
+use super::case::{type_label, Case, Decision, State as CaseState};
+use super::ingest::{now_ms, Feedback, IngestStats};
+use super::store::{Filter, Store};
+use crate::violation::ViolationType;
+
+pub struct App {
+    pub store: Arc<Store>,
+    pub feedback: Feedback,
+    pub updates: broadcast::Sender<String>,
+    pub data_dir: PathBuf,
+    pub stats: Arc<IngestStats>,
+}
+
+const CSRF: &str = "sw_csrf";
+/// Most cases on one page.
+const PAGE: i64 = 200;
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", get(list))
+        .route("/rows", get(rows))
+        .route("/events", get(events))
+        .route("/cases/{id}", get(case_page))
+        .route("/cases/{id}/decide", post(decide))
+        .route("/snapshots/{file}", get(snapshot))
+        .with_state(app)
+}
+
+fn random_token() -> String {
+    use std::io::Read;
+    let mut b = [0u8; 32];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .is_err()
+    {
+        // Never a fixed token: fall back to the clock and the process id mixed by SHA-256.
+        let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
+        b.copy_from_slice(&crate::digest::sha256_parts(seed.as_bytes(), &[])[..32]);
+    }
+    crate::signature::to_hex(&b)
+}
+
+/// The page's CSRF token: the cookie's, or a new one set with the response.
+fn csrf(jar: CookieJar) -> (CookieJar, String) {
+    if let Some(c) = jar.get(CSRF) {
+        if c.value().len() == 64 {
+            let v = c.value().to_string();
+            return (jar, v);
+        }
+    }
+    let token = random_token();
+    let cookie = Cookie::build((CSRF, token.clone()))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .path("/")
+        .build();
+    (jar.add(cookie), token)
+}
+
+fn page(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="zh-CN" {
+            head {
+                meta charset="utf-8";
+                title { (title) " · streetwatch" }
+                style { (STYLE) }
+            }
+            body {
+                header { a href="/" { "streetwatch · 城管案件 cases" } }
+                (body)
+            }
+        }
+    }
+}
+
+const STYLE: &str = "body{font-family:'WenQuanYi Micro Hei',sans-serif;margin:1em;background:#f6f7f9}\
+header a{font-weight:bold;text-decoration:none;color:#123}\
+table{border-collapse:collapse;width:100%;background:#fff}td,th{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:left}\
+.state-open{color:#b00}.state-cleared_on_camera{color:#a60}.state-dismissed{color:#777}.state-dispatched{color:#06a}\
+img{max-width:48%;margin:.2em;border:1px solid #ccc}form.decide{display:inline-block;margin-right:1em}";
+
+fn state_cell(s: CaseState) -> Markup {
+    let (en, zh) = s.label();
+    html! { span class={"state-" (s.as_str())} { (zh) " " (en) } }
+}
+
+fn type_cell(t: ViolationType) -> Markup {
+    let (en, zh) = type_label(t);
+    html! { (zh) " " (en) }
+}
+
+fn when(ms: i64) -> String {
+    crate::time::format_rfc3339(ms as f64 / 1000.0, &crate::time::TimeZone::UTC)
+}
+
+fn rows_markup(cases: &[Case]) -> Markup {
+    html! {
+        @for c in cases {
+            tr data-episode=(c.episode_id) {
+                td { a href={"/cases/" (c.episode_id)} { (c.last.first_seen_wall.as_deref().unwrap_or("")) } }
+                td { (type_cell(c.last.event_type)) }
+                td { (c.last.subtype.to_string()) }
+                td { (c.last.site) " / " (c.last.camera_id) }
+                td { (c.last.grid_cell) }
+                td { (c.last.zone) }
+                td { (c.last.measures.count) }
+                td { (state_cell(c.state())) }
+            }
+        }
+    }
+}
+
+async fn list(
+    State(app): State<Arc<App>>,
+    Query(filter): Query<Filter>,
+    jar: CookieJar,
+) -> Response {
+    let cases = match app.store.cases(&filter, PAGE).await {
+        Ok(c) => c,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    let (jar, _) = csrf(jar);
+    let refused = app.stats.refused.load(Ordering::Relaxed);
+    let sel = |v: &Option<String>| v.clone().unwrap_or_default();
+    let body = html! {
+        form method="get" action="/" id="filters" {
+            input name="site" placeholder="site 站点" value=(sel(&filter.site));
+            input name="camera" placeholder="camera 摄像头" value=(sel(&filter.camera));
+            input name="grid_cell" placeholder="grid cell 网格" value=(sel(&filter.grid_cell));
+            select name="type" {
+                option value="" { "type 类型" }
+                @for t in [ViolationType::Vending, ViolationType::Parking, ViolationType::Smoke] {
+                    @let v = t.to_string();
+                    option value=(v) selected[filter.event_type.as_deref() == Some(v.as_str())] { (type_cell(t)) }
+                }
+            }
+            select name="state" {
+                option value="" { "state 状态" }
+                @for s in CaseState::ALL {
+                    option value=(s.as_str()) selected[filter.state.as_deref() == Some(s.as_str())] { (s.label().1) " " (s.label().0) }
+                }
+            }
+            button type="submit" { "filter 筛选" }
+        }
+        table {
+            thead { tr { th { "first seen 发现" } th { "type 类型" } th { "kind 子类" } th { "camera 摄像头" } th { "grid 网格" } th { "zone 区域" } th { "count 数量" } th { "state 状态" } } }
+            tbody id="cases" { (rows_markup(&cases)) }
+        }
+        p id="refused" { "messages refused 拒收: " (refused) }
+        script { (maud::PreEscaped(LIVE_JS)) }
+    };
+    (jar, Html(page("cases 案件", body).into_string())).into_response()
+}
+
+/// On every case update, the rows are fetched again with the page's filters.
+const LIVE_JS: &str = "const es=new EventSource('/events');\
+es.onmessage=async()=>{const r=await fetch('/rows'+location.search);\
+if(r.ok){document.getElementById('cases').innerHTML=await r.text();}};";
+
+async fn rows(State(app): State<Arc<App>>, Query(filter): Query<Filter>) -> Response {
+    match app.store.cases(&filter, PAGE).await {
+        Ok(c) => Html(rows_markup(&c).into_string()).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+async fn events(
+    State(app): State<Arc<App>>,
+) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
+    let rx = app.updates.subscribe();
+    let stream = tokio_stream::wrappers::BroadcastStream::new(rx).map(|m| {
+        // A lagging client gets one "changed" event for everything it missed.
+        let id = m.unwrap_or_default();
+        Ok(Event::default().event("message").data(id))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+fn error(code: StatusCode, msg: &str) -> Response {
+    (
+        code,
+        Html(page("error", html! { p { (msg) } }).into_string()),
+    )
+        .into_response()
+}
+
+async fn case_page(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    jar: CookieJar,
+) -> Response {
+    if crate::ident::check(&id).is_err() {
+        return error(StatusCode::BAD_REQUEST, "not a case id");
+    }
+    let (c, _) = match app.store.case(&id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return error(StatusCode::NOT_FOUND, "no such case"),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    let timeline = app.store.timeline(&id).await.unwrap_or_default();
+    let (jar, token) = csrf(jar);
+    let a = &c.last;
+    let m = &a.measures;
+    let body = html! {
+        h1 { (type_cell(a.event_type)) " · " (a.subtype.to_string()) }
+        p id="state" { (state_cell(c.state())) }
+        table {
+            tr { th { "episode 事件" } td { (c.episode_id) } }
+            tr { th { "dispatch code 事件编码" } td { @if let Some(d) = &a.dispatch { (d.code) " " (d.name) } } }
+            tr { th { "site / camera 站点 / 摄像头" } td { (a.site) " / " (a.camera_id) } }
+            tr { th { "grid cell 网格" } td { (a.grid_cell) } }
+            tr { th { "zone 区域" } td { (a.zone) } }
+            tr { th { "GPS" } td { @if let Some([lat, lon]) = a.gps { (lat) ", " (lon) } } }
+            tr { th { "first seen 发现" } td { (a.first_seen_wall.as_deref().unwrap_or("")) } }
+            tr { th { "last seen 最后出现" } td { (a.last_seen_wall.as_deref().unwrap_or("")) } }
+            tr { th { "duration 持续" } td { (format!("{:.0} s", a.duration_s)) } }
+            tr { th { "count 数量" } td { (m.count) } }
+            tr { th { "area 面积" } td { @if let Some(v) = m.occupied_area_m2 { (format!("{v:.1} m²")) } } }
+            tr { th { "clear width 通行宽度" } td { @if let Some(v) = m.clear_width_m { (format!("{v:.2} m")) } } }
+            @if let Some(op) = &c.operator {
+                tr { th { "decided by 处置人" } td { (op) " " (c.decided_ms.map(when).unwrap_or_default()) } }
+            }
+        }
+        div class="snapshots" {
+            img alt="start 开始" src={"/snapshots/" (c.first_alert) ".jpg"};
+            @if let Some(end) = &c.end_alert { img alt="end 结束" src={"/snapshots/" (end) ".jpg"}; }
+        }
+        @for d in Decision::ALL {
+            form class="decide" method="post" action={"/cases/" (c.episode_id) "/decide"} {
+                input type="hidden" name="csrf" value=(token);
+                input type="hidden" name="decision" value=(d.as_str());
+                input name="operator" placeholder="operator 处置人" required;
+                button type="submit" id={"decide-" (d.as_str())} {
+                    (match d { Decision::Dispatch => "dispatch 派遣", Decision::Dismiss => "dismiss as false alarm 误报", Decision::Close => "close 结案" })
+                }
+            }
+        }
+        h2 { "timeline 时间线" }
+        ol id="timeline" {
+            @for t in &timeline {
+                li { (when(t.received_ms)) " " (t.phase) @if let Some(r) = &t.reason { " (" (r) ")" } " " (t.id) }
+            }
+        }
+    };
+    (jar, Html(page("case 案件", body).into_string())).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct DecideForm {
+    csrf: String,
+    decision: String,
+    operator: String,
+}
+
+async fn decide(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    jar: CookieJar,
+    Form(form): Form<DecideForm>,
+) -> Response {
+    let cookie = jar.get(CSRF).map(|c| c.value().to_string());
+    if cookie.as_deref() != Some(form.csrf.as_str()) || form.csrf.len() != 64 {
+        return error(
+            StatusCode::FORBIDDEN,
+            "the form's token does not match: reload the page",
+        );
+    }
+    let Some(decision) = Decision::parse(&form.decision) else {
+        return error(StatusCode::BAD_REQUEST, "no such decision");
+    };
+    let operator = form.operator.trim();
+    if operator.is_empty()
+        || operator.chars().count() > 64
+        || operator.chars().any(char::is_control)
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "an operator name (at most 64 characters) is needed",
+        );
+    }
+    if crate::ident::check(&id).is_err() {
+        return error(StatusCode::BAD_REQUEST, "not a case id");
+    }
+    let now = now_ms();
+    let (case, broker) = match app.store.decide(&id, decision, operator, now).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return error(StatusCode::NOT_FOUND, "no such case"),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    let payload = serde_json::json!({
+        "episode_id": case.episode_id,
+        "decision": decision.as_str(),
+        "operator": operator,
+        "at": when(now),
+        "camera_id": case.last.camera_id,
+        "zone": case.last.zone,
+        "type": case.last.event_type,
+    })
+    .to_string();
+    if !app
+        .feedback
+        .send(&broker, &case.last.site, &case.last.camera_id, payload)
+        .await
+    {
+        tracing::warn!(broker = %broker, episode = %case.episode_id, "the feedback could not be queued for its broker");
+    }
+    let _ = app.updates.send(case.episode_id.clone());
+    Redirect::to(&format!("/cases/{id}")).into_response()
+}
+
+async fn snapshot(State(app): State<Arc<App>>, Path(file): Path<String>) -> Response {
+    let Some(id) = file.strip_suffix(".jpg") else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if crate::ident::check(id).is_err() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    match tokio::fs::read(app.data_dir.join("snapshots").join(format!("{id}.jpg"))).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, "image/jpeg")], bytes).into_response(),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
+}

@@ -1,0 +1,347 @@
+//! The control-room console against real parts: a Mosquitto broker, the console binary with its
+//! SQLite database, alerts published as the edge service publishes them. Driven over HTTP here
+//! (a headless browser drives it in a later slice: not covered yet), with hostile messages.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::services::{free_port, wait_port, Broker, Proc};
+
+const SITE: &str = "site-a";
+const CAMERA: &str = "cam-1";
+
+fn console(cfg: &Path, log: &Path) -> Proc {
+    let log = std::fs::File::create(log).unwrap();
+    Proc(Some(
+        common::bin()
+            .args(["console", "--config"])
+            .arg(cfg)
+            .env("STREETWATCH_LOG", "info,sqlx=warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    ))
+}
+
+/// An alert as the edge service sends it: the test fixture with its ids, phase and zone set.
+fn alert(id: &str, episode: &str, phase: &str, reason: Option<&str>, zone: &str) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("tests/data/alert.json")).unwrap(),
+    )
+    .unwrap();
+    v["id"] = id.into();
+    v["episode_id"] = episode.into();
+    v["phase"] = phase.into();
+    v["camera_id"] = CAMERA.into();
+    v["site"] = SITE.into();
+    v["zone"] = zone.into();
+    if let Some(r) = reason {
+        v["reason"] = r.into();
+    }
+    v.to_string()
+}
+
+fn id(n: u32) -> String {
+    format!("0190a000-0000-7000-8000-{n:012}")
+}
+
+struct Publisher {
+    client: rumqttc::Client,
+}
+
+impl Publisher {
+    fn new(port: u16, watch: Arc<Mutex<Vec<String>>>) -> Publisher {
+        let mut o = rumqttc::MqttOptions::new(format!("pub-{port}"), "127.0.0.1", port);
+        o.set_max_packet_size(32 << 20, 32 << 20);
+        let (client, mut conn) = rumqttc::Client::new(o, 64);
+        client
+            .subscribe("streetwatch/+/+/feedback", rumqttc::QoS::AtLeastOnce)
+            .unwrap();
+        std::thread::spawn(move || {
+            for ev in conn.iter() {
+                if let Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) = ev {
+                    watch
+                        .lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&p.payload).to_string());
+                }
+            }
+        });
+        Publisher { client }
+    }
+
+    fn send(&self, topic_tail: &str, payload: impl Into<Vec<u8>>) {
+        self.client
+            .publish(
+                format!("streetwatch/{SITE}/{CAMERA}/{topic_tail}"),
+                rumqttc::QoS::AtLeastOnce,
+                false,
+                payload,
+            )
+            .unwrap();
+    }
+}
+
+/// One HTTP/1.1 request (`Connection: close`): status, headers and body.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    form: Option<&str>,
+) -> (u16, String, String) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    if let Some(c) = cookie {
+        req.push_str(&format!("Cookie: {c}\r\n"));
+    }
+    if let Some(f) = form {
+        req.push_str(&format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+            f.len()
+        ));
+    }
+    req.push_str("\r\n");
+    if let Some(f) = form {
+        req.push_str(f);
+    }
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, head.to_string(), body.to_string())
+}
+
+fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) -> Duration {
+    let t0 = Instant::now();
+    while !cond() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(secs),
+            "timed out after {secs} s waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    t0.elapsed()
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
+/// Cases from a replay-like sequence of alerts appear on the list within 2 s of publication and
+/// update it live (server-sent events); an episode's start, update and end are one case,
+/// "cleared on camera" when the camera saw it clear; a dismissal needs the page's CSRF token, is
+/// stored and published on the camera's feedback topic; hostile messages are refused and
+/// counted and write nothing; strings from MQTT are escaped; a restart loses no case, and
+/// alerts sent while the console was down arrive after it.
+#[test]
+fn alerts_become_cases_and_a_dismissal_goes_back_to_the_edge() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(&dir.path().join("broker"), None);
+    let port = free_port();
+    let cfg = dir.path().join("console.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\n\n[[brokers]]\nname = \"edge\"\nhost = \"127.0.0.1\"\nport = {}\nclient_id = \"console-test\"\n",
+            broker.port
+        ),
+    )
+    .unwrap();
+    let (ok, out, err) = common::run(common::bin().arg("check").arg(&cfg));
+    assert!(ok && out.contains("ok: console"), "{out}{err}");
+    let mut con = console(&cfg, &dir.path().join("console.log"));
+    wait_port(port, "the console");
+    let feedback = Arc::new(Mutex::new(Vec::new()));
+    let publisher = Publisher::new(broker.port, feedback.clone());
+    std::thread::sleep(Duration::from_millis(500)); // both sessions up
+    let list = || http(port, "GET", "/", None, None).2;
+
+    // Episode 1: snapshot, start, update, end (cleared on camera).
+    let e1 = id(1);
+    let jpeg = [&[0xFF, 0xD8][..], b"a snapshot", &[0xFF, 0xD9]].concat();
+    publisher.send(&format!("snapshots/{}", id(1)), jpeg.clone());
+    let t0 = Instant::now();
+    publisher.send("alerts", alert(&id(1), &e1, "start", None, "forecourt"));
+    wait_for("the first case on the list", 10, || list().contains(&e1));
+    let latency = t0.elapsed();
+    assert!(latency < Duration::from_secs(2), "{latency:?}");
+    // Live updates: an event stream sees the next change.
+    let mut sse = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sse.write_all(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    sse.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    publisher.send("alerts", alert(&id(2), &e1, "update", None, "forecourt"));
+    publisher.send(
+        "alerts",
+        alert(&id(3), &e1, "end", Some("cleared"), "forecourt"),
+    );
+    let mut got = String::new();
+    let mut buf = [0u8; 4096];
+    let t1 = Instant::now();
+    while !got.contains(&format!("data: {e1}")) && t1.elapsed() < Duration::from_secs(5) {
+        if let Ok(n) = sse.read(&mut buf) {
+            got.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    }
+    assert!(
+        got.contains(&format!("data: {e1}")),
+        "no event for the update: {got}"
+    );
+    wait_for("the end folded into the case", 10, || {
+        http(port, "GET", &format!("/cases/{e1}"), None, None)
+            .2
+            .contains("现场已消除")
+    });
+    let (_, _, page) = http(port, "GET", &format!("/cases/{e1}"), None, None);
+    assert_eq!(
+        page.matches("<li>").count(),
+        3,
+        "three messages in the timeline: {page}"
+    );
+    let (code, head, body) = http(
+        port,
+        "GET",
+        &format!("/snapshots/{}.jpg", id(1)),
+        None,
+        None,
+    );
+    assert!(
+        code == 200 && head.contains("image/jpeg") && body.contains("a snapshot"),
+        "{head}"
+    );
+
+    // Episode 2, with a hostile zone name: escaped on the page.
+    let e2 = id(10);
+    publisher.send(
+        "alerts",
+        alert(&id(10), &e2, "start", None, "<script>alert(1)</script>"),
+    );
+    wait_for("the second case", 10, || list().contains(&e2));
+    let page = list();
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;")
+            && !page.contains("<script>alert(1)"),
+        "not escaped"
+    );
+
+    // Dismiss it: without the page's token the form is refused.
+    let (code, head, page) = http(port, "GET", &format!("/cases/{e2}"), None, None);
+    assert_eq!(code, 200);
+    let cookie = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or(l.strip_prefix("Set-Cookie: "))
+        })
+        .expect("a CSRF cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap().to_string();
+    let token = pair.split_once('=').unwrap().1.to_string();
+    assert!(page.contains(&token), "the form carries the token");
+    let dismiss = |cookie: Option<&str>, token: &str| {
+        http(
+            port,
+            "POST",
+            &format!("/cases/{e2}/decide"),
+            cookie,
+            Some(&form(&[
+                ("csrf", token),
+                ("decision", "dismiss"),
+                ("operator", "王五"),
+            ])),
+        )
+        .0
+    };
+    assert_eq!(dismiss(None, &token), 403, "no cookie");
+    assert_eq!(dismiss(Some(&pair), &"0".repeat(64)), 403, "another token");
+    assert_eq!(dismiss(Some(&pair), &token), 303);
+    let (_, _, page) = http(port, "GET", &format!("/cases/{e2}"), None, None);
+    assert!(page.contains("误报") && page.contains("王五"), "{page}");
+    wait_for("the feedback message at the broker", 10, || {
+        feedback
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|m| m.contains(&e2) && m.contains("\"dismiss\""))
+    });
+
+    // Hostile messages: refused, counted, nothing written.
+    publisher.send(
+        "alerts",
+        alert("../../escaped", "../../escaped", "start", None, "z"),
+    );
+    publisher.send("alerts", b"{\"id\": ".to_vec());
+    publisher.send("alerts", vec![b' '; 2 << 20]);
+    publisher.send("snapshots/..", jpeg.clone());
+    publisher.send("snapshots/x", b"GIF89a not a jpeg".to_vec());
+    wait_for("five refusals counted", 10, || list().contains("拒收: 5"));
+    let mut names: Vec<String> = walk(dir.path());
+    names.retain(|n| !n.starts_with("broker/"));
+    for n in &names {
+        assert!(
+            n == "console.toml"
+                || n == "console.log"
+                || n.starts_with("data/console.db")
+                || n.starts_with("data/snapshots/0190a000-"),
+            "unexpected file {n}"
+        );
+    }
+
+    // A restart loses no case; what arrived meanwhile waits at the broker for it.
+    con.stop();
+    let e3 = id(20);
+    publisher.send("alerts", alert(&id(20), &e3, "start", None, "forecourt"));
+    std::thread::sleep(Duration::from_millis(300));
+    let _con = console(&cfg, &dir.path().join("console2.log"));
+    wait_port(port, "the console again");
+    wait_for("the case sent while the console was down", 10, || {
+        list().contains(&e3)
+    });
+    let page = list();
+    assert!(
+        page.contains(&e1) && page.contains(&e2),
+        "cases kept across the restart"
+    );
+    assert!(http(port, "GET", &format!("/cases/{e2}"), None, None)
+        .2
+        .contains("误报"));
+    eprintln!("[console] first case on the list {latency:?} after it was published");
+}
+
+fn walk(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(root).unwrap().to_string_lossy().to_string());
+            }
+        }
+    }
+    out
+}
