@@ -214,6 +214,9 @@ if [ "$WITH_TEST" = 1 ]; then
   # Debian's /usr/bin/python3, which has python3-gi).
   apt_need mosquitto mosquitto-clients gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base \
     gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  # A real PostgreSQL server for the console's tests (each test runs its own, in a temporary
+  # folder, on a free port; the Debian package's own cluster is not used).
+  apt_need postgresql
   # The Debian package starts a system broker on port 1883; the tests start their own.
   if command -v systemctl >/dev/null && systemctl is-active --quiet mosquitto 2>/dev/null; then
     systemctl stop mosquitto || true

@@ -3,7 +3,7 @@
 //! events (`AlertMaker`). Frames and detections in, lifecycle events and alerts out; no file,
 //! network or clock (the live service passes its own time in).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use opencv::core::Mat;
 
@@ -57,6 +57,33 @@ pub fn tracker_config(det: &Detector) -> TrackerConfig {
             Vec::new()
         },
         ..Default::default()
+    }
+}
+
+/// Episodes the control room decided on (from the console's feedback topic): a dismissed
+/// (false alarm) or closed episode is not raised again by its updates; its end still goes out,
+/// so the case shows that the camera saw it clear.
+#[derive(Debug, Default)]
+pub struct Decided(HashSet<String>);
+
+impl Decided {
+    /// Records a decision (`dispatch`, `dismiss`, `close`) about an episode.
+    pub fn decide(&mut self, episode_id: &str, decision: &str) {
+        if matches!(decision, "dismiss" | "close") {
+            self.0.insert(episode_id.to_string());
+        }
+    }
+
+    /// Whether an alert of `phase` about `episode_id` is sent.
+    pub fn sends(&mut self, episode_id: &str, phase: Phase) -> bool {
+        match phase {
+            Phase::Update => !self.0.contains(episode_id),
+            Phase::End => {
+                self.0.remove(episode_id);
+                true
+            }
+            Phase::Start => true,
+        }
     }
 }
 
@@ -248,4 +275,27 @@ pub fn seeded_uuid(seed: &[u8], millis: u64, parts: &[&[u8]]) -> String {
     uuid::Builder::from_unix_timestamp_millis(millis, &rand)
         .into_uuid()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dismissed_episode_sends_no_update_but_its_end() {
+        let mut d = Decided::default();
+        assert!(d.sends("e1", Phase::Update));
+        d.decide("e1", "dispatch");
+        assert!(
+            d.sends("e1", Phase::Update),
+            "a dispatched case keeps its updates"
+        );
+        d.decide("e1", "dismiss");
+        d.decide("e2", "close");
+        assert!(!d.sends("e1", Phase::Update));
+        assert!(!d.sends("e2", Phase::Update));
+        assert!(d.sends("e1", Phase::End));
+        assert!(d.sends("e1", Phase::Update), "forgotten after its end");
+        assert!(d.sends("e3", Phase::Start));
+    }
 }

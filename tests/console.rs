@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::services::{free_port, wait_port, Broker, Proc};
+use common::services::{free_port, wait_port, Broker, Postgres, Proc};
 
 const SITE: &str = "site-a";
 const CAMERA: &str = "cam-1";
@@ -152,22 +152,38 @@ fn form(pairs: &[(&str, &str)]) -> String {
 /// counted and write nothing; strings from MQTT are escaped; a restart loses no case, and
 /// alerts sent while the console was down arrive after it.
 #[test]
-fn alerts_become_cases_and_a_dismissal_goes_back_to_the_edge() {
+fn alerts_become_cases_and_a_dismissal_goes_back_to_the_edge_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Broker::start(&dir.path().join("broker"), None);
+    suite(dir.path(), None);
+}
+
+/// The same against a real PostgreSQL server (Debian's, started in a temporary folder).
+#[test]
+fn alerts_become_cases_and_a_dismissal_goes_back_to_the_edge_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = Postgres::start(&dir.path().join("pg"));
+    suite(dir.path(), Some(pg.url()));
+}
+
+fn suite(dir: &Path, database: Option<String>) {
+    let broker = Broker::start(&dir.join("broker"), None);
     let port = free_port();
-    let cfg = dir.path().join("console.toml");
+    let cfg = dir.join("console.toml");
+    let db = database
+        .as_ref()
+        .map(|u| format!("database = \"{u}\"\n"))
+        .unwrap_or_default();
     std::fs::write(
         &cfg,
         format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\n\n[[brokers]]\nname = \"edge\"\nhost = \"127.0.0.1\"\nport = {}\nclient_id = \"console-test\"\n",
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\n{db}\n[[brokers]]\nname = \"edge\"\nhost = \"127.0.0.1\"\nport = {}\nclient_id = \"console-test\"\n",
             broker.port
         ),
     )
     .unwrap();
     let (ok, out, err) = common::run(common::bin().arg("check").arg(&cfg));
     assert!(ok && out.contains("ok: console"), "{out}{err}");
-    let mut con = console(&cfg, &dir.path().join("console.log"));
+    let mut con = console(&cfg, &dir.join("console.log"));
     wait_port(port, "the console");
     let feedback = Arc::new(Mutex::new(Vec::new()));
     let publisher = Publisher::new(broker.port, feedback.clone());
@@ -297,8 +313,14 @@ fn alerts_become_cases_and_a_dismissal_goes_back_to_the_edge() {
     publisher.send("snapshots/..", jpeg.clone());
     publisher.send("snapshots/x", b"GIF89a not a jpeg".to_vec());
     wait_for("five refusals counted", 10, || list().contains("拒收: 5"));
-    let mut names: Vec<String> = walk(dir.path());
-    names.retain(|n| !n.starts_with("broker/"));
+    if database.is_some() {
+        assert!(
+            !dir.join("data/console.db").exists(),
+            "PostgreSQL was asked for, SQLite used"
+        );
+    }
+    let mut names: Vec<String> = walk(dir);
+    names.retain(|n| !n.starts_with("broker/") && !n.starts_with("pg/"));
     for n in &names {
         assert!(
             n == "console.toml"
@@ -314,7 +336,7 @@ fn alerts_become_cases_and_a_dismissal_goes_back_to_the_edge() {
     let e3 = id(20);
     publisher.send("alerts", alert(&id(20), &e3, "start", None, "forecourt"));
     std::thread::sleep(Duration::from_millis(300));
-    let _con = console(&cfg, &dir.path().join("console2.log"));
+    let _con = console(&cfg, &dir.join("console2.log"));
     wait_port(port, "the console again");
     wait_for("the case sent while the console was down", 10, || {
         list().contains(&e3)
@@ -327,7 +349,14 @@ fn alerts_become_cases_and_a_dismissal_goes_back_to_the_edge() {
     assert!(http(port, "GET", &format!("/cases/{e2}"), None, None)
         .2
         .contains("误报"));
-    eprintln!("[console] first case on the list {latency:?} after it was published");
+    eprintln!(
+        "[console] {}: first case on the list {latency:?} after it was published",
+        if database.is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        }
+    );
 }
 
 fn walk(root: &Path) -> Vec<String> {

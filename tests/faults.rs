@@ -146,6 +146,8 @@ struct Run<'a> {
     wait: Duration,
     /// The service reaches the broker over TLS (the watcher over a plain listener).
     tls: bool,
+    /// Control-room decisions are published on the feedback topic once the service is up.
+    feedback: bool,
 }
 
 #[derive(Debug)]
@@ -154,6 +156,8 @@ struct Delivered {
     seen: Vec<String>,
     /// Entries removed from the outbox before the broker had them (alert or snapshot ids).
     removed_early: Vec<String>,
+    /// Decisions the service took from its feedback topic.
+    decisions: Vec<mqtt::Feedback>,
     /// Connections the service opened through the link.
     sessions: usize,
     /// When the first message arrived.
@@ -218,6 +222,7 @@ fn deliver(run: Run, plant: impl FnOnce(&Path)) -> Delivered {
     let stats = Arc::new(MqttStats::default());
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let (feedback_tx, feedback_rx) = mpsc::channel();
     let task = rt.spawn(mqtt::run(
         cfg,
         outbox.clone(),
@@ -225,6 +230,7 @@ fn deliver(run: Run, plant: impl FnOnce(&Path)) -> Delivered {
         Arc::new(tokio::sync::Notify::new()),
         stop.clone(),
         stats.clone(),
+        feedback_tx,
     ));
     let t0 = Instant::now();
     let mut first = None;
@@ -253,8 +259,32 @@ fn deliver(run: Run, plant: impl FnOnce(&Path)) -> Delivered {
             }
         }
     };
+    let mut fed = false;
     while t0.elapsed() < run.wait {
         poll_removed(&mut present);
+        if run.feedback && !fed && !seen.lock().unwrap().is_empty() {
+            fed = true;
+            for payload in [
+                r#"{"episode_id":"ep-1","decision":"dismiss","operator":"x"}"#,
+                r#"{"episode_id":"../../ep","decision":"dismiss"}"#,
+                r#"{"episode_id":"ep-2","decision":"close"}"#,
+            ] {
+                assert!(std::process::Command::new("mosquitto_pub")
+                    .args([
+                        "-p",
+                        &broker.port.to_string(),
+                        "-q",
+                        "1",
+                        "-t",
+                        "streetwatch/slow/cam1/feedback",
+                        "-m",
+                        payload
+                    ])
+                    .status()
+                    .unwrap()
+                    .success());
+            }
+        }
         if !seen.lock().unwrap().is_empty() && first.is_none() {
             first = Some(t0.elapsed());
         }
@@ -302,6 +332,7 @@ fn deliver(run: Run, plant: impl FnOnce(&Path)) -> Delivered {
     let d = Delivered {
         seen: seen.into_iter().map(|(s, _)| s).collect(),
         removed_early,
+        decisions: feedback_rx.try_iter().collect(),
         sessions: proxy.accepted.load(Ordering::SeqCst),
         first,
         quarantined: outbox.quarantined.load(Ordering::SeqCst),
@@ -344,6 +375,7 @@ fn deliver_through(
             statuses: false,
             wait: Duration::from_secs(30),
             tls: false,
+            feedback: false,
         },
         plant,
     );
@@ -385,6 +417,7 @@ fn slow_links_over_tls_get_one_session_and_every_alert() {
                 statuses: false,
                 wait: Duration::from_secs(40),
                 tls: true,
+                feedback: false,
             },
             |_| {},
         );
@@ -575,6 +608,7 @@ fn packet_ids_wrap_and_every_alert_is_acknowledged_once() {
             statuses: true,
             wait: Duration::from_secs(25),
             tls: false,
+            feedback: true,
         },
         |_| {},
     );
@@ -587,6 +621,14 @@ fn packet_ids_wrap_and_every_alert_is_acknowledged_once() {
         d.removed_early
     );
     assert_eq!((d.published, d.acked, d.left), (330, 330, 0));
+    // The control room's decisions reach the service through the same session (the hostile one
+    // is refused).
+    let decided: Vec<(&str, &str)> = d
+        .decisions
+        .iter()
+        .map(|f| (f.episode_id.as_str(), f.decision.as_str()))
+        .collect();
+    assert_eq!(decided, [("ep-1", "dismiss"), ("ep-2", "close")]);
     assert_eq!(d.sessions, 1);
 }
 
@@ -609,6 +651,7 @@ fn a_packet_over_the_brokers_limit_is_quarantined_not_resent_forever() {
             statuses: false,
             wait: Duration::from_secs(6),
             tls: false,
+            feedback: false,
         },
         |_| {},
     );
@@ -630,6 +673,7 @@ fn a_packet_over_the_brokers_limit_is_quarantined_not_resent_forever() {
             statuses: false,
             wait: Duration::from_secs(20),
             tls: false,
+            feedback: false,
         },
         |_| {},
     );

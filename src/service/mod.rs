@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, Notify};
 
-use crate::analytics::{detect_for_tracking, AlertMaker, Analytics};
+use crate::analytics::{detect_for_tracking, AlertMaker, Analytics, Decided};
 use crate::annotate;
 use crate::config::ServiceConfig;
 use crate::detect::Detector;
@@ -85,6 +85,7 @@ pub fn run(
         signal_hook::flag::register(sig, stop.clone())
             .map_err(|e| Error::io("signal handler", e))?;
     }
+    let (feedback_tx, feedback_rx) = std::sync::mpsc::channel();
     let mqtt_task = runtime.spawn(mqtt::run(
         cfg.clone(),
         outbox.clone(),
@@ -92,6 +93,7 @@ pub fn run(
         kick.clone(),
         stop.clone(),
         mqtt_stats.clone(),
+        feedback_tx,
     ));
     if let Some(addr) = cfg.metrics {
         let m = metrics.clone();
@@ -141,6 +143,8 @@ pub fn run(
         storage,
         open,
         last_refresh: None,
+        feedback: feedback_rx,
+        decided: Decided::default(),
         kick: kick.clone(),
         metrics: metrics.clone(),
     };
@@ -277,6 +281,9 @@ struct AnalyticsWorker {
     /// Episodes open now, kept on disk for the next run.
     open: episodes::OpenEpisodes,
     last_refresh: Option<f64>,
+    /// The control room's decisions, from the MQTT task.
+    feedback: std::sync::mpsc::Receiver<mqtt::Feedback>,
+    decided: Decided,
     kick: Arc<Notify>,
     metrics: Arc<Metrics>,
 }
@@ -360,7 +367,15 @@ impl AnalyticsWorker {
                 Vec::new()
             }
         };
+        while let Ok(f) = self.feedback.try_recv() {
+            self.decided.decide(&f.episode_id, &f.decision);
+        }
         for ev in events {
+            if let Some(id) = self.makers[i].episode_id(ev.episode) {
+                if !self.decided.sends(id, ev.phase) {
+                    continue; // dismissed or closed by the control room
+                }
+            }
             let mut alert = self.makers[i].make(&ev, cal, 0);
             let mut img = frame.image.clone();
             let jpeg = annotate::draw_alert(

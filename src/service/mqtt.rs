@@ -7,6 +7,7 @@
 //! - `streetwatch/{site}/{camera}/status`  camera online/offline (retained, QoS 1)
 //! - `streetwatch/{site}/status`           service online/offline (retained, QoS 1, last will)
 //! - `streetwatch/{site}/health`           fps, lag, drops, inference time per camera (QoS 0)
+//! - `streetwatch/{site}/{camera}/feedback` subscribed: the control room's decisions
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -84,6 +85,30 @@ pub fn explain(e: &ConnectionError) -> String {
     }
 }
 
+/// A control-room decision about an episode, from the feedback topic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feedback {
+    pub episode_id: String,
+    pub decision: String,
+}
+
+/// The console's feedback payload (`{"episode_id": …, "decision": "dispatch" | "dismiss" |
+/// "close", …}`); anything else is `None`.
+pub fn parse_feedback(payload: &[u8]) -> Option<Feedback> {
+    let v: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    let episode_id = v["episode_id"].as_str()?;
+    crate::ident::check(episode_id).ok()?;
+    let decision = v["decision"].as_str()?;
+    matches!(decision, "dispatch" | "dismiss" | "close").then(|| Feedback {
+        episode_id: episode_id.to_string(),
+        decision: decision.to_string(),
+    })
+}
+
+pub fn feedback_topic(site: &str) -> String {
+    format!("streetwatch/{site}/+/feedback")
+}
+
 pub async fn run(
     cfg: ServiceConfig,
     outbox: Arc<Outbox>,
@@ -91,6 +116,7 @@ pub async fn run(
     kick: Arc<Notify>,
     stop: Arc<AtomicBool>,
     stats: Arc<MqttStats>,
+    feedback: std::sync::mpsc::Sender<Feedback>,
 ) {
     let site = cfg.site.clone();
     let client_id = cfg
@@ -150,6 +176,8 @@ pub async fn run(
                     stats.connected.store(true, Ordering::Relaxed);
                     last_error.clear();
                     tracing::info!(host = %cfg.mqtt.host, port = cfg.mqtt.port, "connected to the MQTT broker");
+                    // The control room's decisions (dismissed episodes are not raised again).
+                    let _ = client.try_subscribe(feedback_topic(&site), QoS::AtLeastOnce);
                     if client.try_publish(service_topic(&site), QoS::AtLeastOnce, true, status_payload("online", "started", now_unix())).is_ok() {
                         unassigned.push_back(None);
                     }
@@ -174,6 +202,15 @@ pub async fn run(
                         if let Some(entry) = unassigned.pop_front() {
                             v.insert(entry);
                         }
+                    }
+                }
+                Some(Ok(Event::Incoming(Packet::Publish(p)))) => {
+                    match parse_feedback(&p.payload) {
+                        Some(f) => {
+                            tracing::info!(episode = %f.episode_id, decision = %f.decision, "control-room decision");
+                            let _ = feedback.send(f);
+                        }
+                        None => tracing::warn!(topic = %crate::subscriber::printable(&p.topic), "feedback message refused: not a decision about an episode"),
                     }
                 }
                 Some(Ok(_)) => {}
@@ -425,5 +462,24 @@ fn note_suspect(
             bytes,
             "the broker closed the connection three times in a row with this entry in flight and nothing acknowledged: if it limits packet size (mosquitto max_packet_size), set mqtt.max_packet_kb below that limit"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feedback_is_a_decision_about_a_plain_episode_id() {
+        let f = parse_feedback(br#"{"episode_id":"e-1","decision":"dismiss","operator":"x"}"#);
+        assert_eq!(f.map(|f| f.decision), Some("dismiss".into()));
+        for bad in [
+            &br#"{"episode_id":"../e","decision":"dismiss"}"#[..],
+            br#"{"episode_id":"e-1","decision":"delete"}"#,
+            br#"{"decision":"dismiss"}"#,
+            b"not json",
+        ] {
+            assert_eq!(parse_feedback(bad), None);
+        }
     }
 }

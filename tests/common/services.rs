@@ -218,3 +218,96 @@ impl Rtsp {
         self.child.stop();
     }
 }
+
+/// A PostgreSQL server of its own in `dir` on a free loopback port (Debian's `postgresql`
+/// binaries; as root, run as the `postgres` user, since the server refuses root). Stopped when
+/// dropped.
+pub struct Postgres {
+    pub port: u16,
+    pub child: Proc,
+}
+
+impl Postgres {
+    pub fn start(dir: &Path) -> Postgres {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("postgresql (scripts/setup.sh --test installs it)")
+            .flatten()
+            .map(|e| e.path().join("bin"))
+            .filter(|p| p.join("initdb").is_file())
+            .max()
+            .expect("an initdb under /usr/lib/postgresql");
+        let data = dir.join("pgdata");
+        std::fs::create_dir_all(&data).unwrap();
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        let cmd = |program: &str| {
+            let mut c = if root {
+                let mut c = Command::new("runuser");
+                c.args(["-u", "postgres", "--"]).arg(bin.join(program));
+                c
+            } else {
+                Command::new(bin.join(program))
+            };
+            c.stdout(Stdio::null()).stderr(Stdio::null());
+            c
+        };
+        if root {
+            assert!(Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir)
+                .status()
+                .unwrap()
+                .success());
+        }
+        assert!(
+            cmd("initdb")
+                .args(["--auth=trust", "-U", "postgres", "-E", "UTF8", "-D"])
+                .arg(&data)
+                .status()
+                .unwrap()
+                .success(),
+            "initdb failed"
+        );
+        let port = free_port();
+        let child = cmd("postgres")
+            .arg("-D")
+            .arg(&data)
+            .args(["-p", &port.to_string(), "-h", "127.0.0.1", "-k"])
+            .arg(dir)
+            .spawn()
+            .expect("postgres");
+        wait_port(port, "postgres");
+        // Listening is not yet accepting queries: wait for a real one.
+        let t0 = Instant::now();
+        while !Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-U",
+                "postgres",
+                "-c",
+                "select 1",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "postgres did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Postgres {
+            port,
+            child: Proc(Some(child)),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
