@@ -208,8 +208,8 @@ ln -sfn "$SCEN" "$ROOT/samples/scenarios"
 # --- 6. test extras -----------------------------------------------------------------------------
 if [ "$WITH_TEST" = 1 ]; then
   # Headless Chromium renders the bundles' report.html in the tests (with a CJK font for the
-  # dispatch codes' names).
-  apt_need chromium fonts-wqy-microhei
+  # dispatch codes' names) and, through chromedriver (WebDriver), drives the console's pages.
+  apt_need chromium chromium-driver fonts-wqy-microhei
   # Real services for the live tests: a Mosquitto broker and GStreamer's RTSP server (run with
   # Debian's /usr/bin/python3, which has python3-gi).
   apt_need mosquitto mosquitto-clients gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base \

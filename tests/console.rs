@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::services::{free_port, wait_port, Broker, Postgres, Proc};
+use common::wait_for;
 
 const SITE: &str = "site-a";
 const CAMERA: &str = "cam-1";
@@ -123,18 +124,6 @@ fn http(
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
     (code, head.to_string(), body.to_string())
-}
-
-fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) -> Duration {
-    let t0 = Instant::now();
-    while !cond() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(secs),
-            "timed out after {secs} s waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    t0.elapsed()
 }
 
 fn form(pairs: &[(&str, &str)]) -> String {
@@ -373,4 +362,140 @@ fn walk(root: &Path) -> Vec<String> {
         }
     }
     out
+}
+
+/// chromedriver on a free port (Debian's `chromium-driver`), stopped when dropped.
+fn chromedriver() -> (Proc, u16) {
+    let port = free_port();
+    let child = std::process::Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver (scripts/setup.sh --test installs chromium-driver)");
+    wait_port(port, "chromedriver");
+    (Proc(Some(child)), port)
+}
+
+/// The console in a real headless Chromium: a case published to the broker appears in the open
+/// list page within 2 s (through the page's event stream, no reload); the operator opens it,
+/// types a name and presses "dismiss as false alarm"; the page shows 误报, the decision is in the
+/// database (a fresh load shows it) and on the broker's feedback topic. Screenshots of the two
+/// pages are taken (into docs/ when STREETWATCH_SCREENSHOTS=1, for the README).
+#[test]
+fn an_operator_dismisses_a_case_in_a_real_browser() {
+    use fantoccini::{ClientBuilder, Locator};
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(&dir.path().join("broker"), None);
+    let port = free_port();
+    let cfg = dir.path().join("console.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\n\n[[brokers]]\nname = \"edge\"\nhost = \"127.0.0.1\"\nport = {}\nclient_id = \"console-browser\"\n",
+            broker.port
+        ),
+    )
+    .unwrap();
+    let _con = console(&cfg, &dir.path().join("console.log"));
+    wait_port(port, "the console");
+    let feedback = Arc::new(Mutex::new(Vec::new()));
+    let publisher = Publisher::new(broker.port, feedback.clone());
+    let (_driver, driver_port) = chromedriver();
+    let shots = if std::env::var_os("STREETWATCH_SCREENSHOTS").is_some() {
+        common::root().join("docs")
+    } else {
+        dir.path().to_path_buf()
+    };
+    // Earlier cases, so that the list looks like a shift's.
+    for (n, zone, phase) in [(30, "forecourt", "end"), (31, "north-pavement", "start")] {
+        publisher.send(
+            "alerts",
+            alert(
+                &id(n),
+                &id(n),
+                phase,
+                (phase == "end").then_some("cleared"),
+                zone,
+            ),
+        );
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900", "--lang=zh-CN"]
+            }),
+        );
+        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{driver_port}"))
+            .await
+            .expect("a WebDriver session");
+        c.goto(&format!("http://127.0.0.1:{port}/")).await.unwrap();
+        c.wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(&format!("tr[data-episode='{}']", id(31))))
+            .await
+            .expect("the earlier cases on the list");
+        // Published now, shown without a reload.
+        let e = id(40);
+        // A real frame as its snapshot (the sample footage).
+        let frame = streetwatch::source::frame_at(&common::sample("vtest.avi"), 5.0).unwrap();
+        let mut jpeg = opencv::core::Vector::<u8>::new();
+        opencv::imgcodecs::imencode(".jpg", &frame, &mut jpeg, &opencv::core::Vector::new()).unwrap();
+        let snapshot: Vec<u8> = jpeg.iter().collect();
+        publisher.send(&format!("snapshots/{e}"), snapshot);
+        let t0 = Instant::now();
+        publisher.send("alerts", alert(&e, &e, "start", None, "forecourt"));
+        c.wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(&format!("tr[data-episode='{e}']")))
+            .await
+            .expect("the new case on the open page");
+        let shown = t0.elapsed();
+        assert!(shown < Duration::from_secs(2), "shown {shown:?} after publication");
+        std::fs::write(shots.join("console-cases.png"), c.screenshot().await.unwrap()).unwrap();
+        c.find(Locator::Css(&format!("tr[data-episode='{e}'] a")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Id("operator-dismiss"))
+            .await
+            .unwrap()
+            .send_keys("王五")
+            .await
+            .unwrap();
+        c.find(Locator::Id("decide-dismiss")).await.unwrap().click().await.unwrap();
+        c.wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::XPath("//*[@id='state'][contains(., '误报')]"))
+            .await
+            .expect("the page shows the dismissal");
+        std::fs::write(shots.join("console-case.png"), c.screenshot().await.unwrap()).unwrap();
+        // A fresh load reads it from the database.
+        c.refresh().await.unwrap();
+        let page = c.source().await.unwrap();
+        assert!(page.contains("误报") && page.contains("王五"), "not stored");
+        c.close().await.unwrap();
+        eprintln!("[console] browser: a published case shown on the open page after {shown:?}");
+    });
+    wait_for("the dismissal on the feedback topic", 10, || {
+        feedback
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|m| m.contains(&id(40)) && m.contains("\"dismiss\"") && m.contains("王五"))
+    });
+    for shot in ["console-cases.png", "console-case.png"] {
+        let png = std::fs::read(shots.join(shot)).unwrap();
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{shot}");
+    }
 }

@@ -4,6 +4,7 @@
 mod common;
 
 use common::services::{free_port, Broker, Proc, Rtsp};
+use common::wait_for;
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -222,17 +223,6 @@ fn received(save: &Path) -> BTreeSet<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !cond() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(secs),
-            "timed out after {secs} s waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 fn note(line: &str) {

@@ -120,7 +120,8 @@ fn rows_markup(cases: &[Case]) -> Markup {
     html! {
         @for c in cases {
             tr data-episode=(c.episode_id) {
-                td { a href={"/cases/" (c.episode_id)} { (c.last.first_seen_wall.as_deref().unwrap_or("")) } }
+                // The camera's time when it is known, else when the console received it.
+                td { a href={"/cases/" (c.episode_id)} { (c.last.first_seen_wall.clone().unwrap_or_else(|| when(c.received_ms))) } }
                 td { (type_cell(c.last.event_type)) }
                 td { (c.last.subtype.to_string()) }
                 td { (c.last.site) " / " (c.last.camera_id) }
@@ -252,7 +253,7 @@ async fn case_page(
             form class="decide" method="post" action={"/cases/" (c.episode_id) "/decide"} {
                 input type="hidden" name="csrf" value=(token);
                 input type="hidden" name="decision" value=(d.as_str());
-                input name="operator" placeholder="operator 处置人" required;
+                input name="operator" id={"operator-" (d.as_str())} placeholder="operator 处置人" required;
                 button type="submit" id={"decide-" (d.as_str())} {
                     (match d { Decision::Dispatch => "dispatch 派遣", Decision::Dismiss => "dismiss as false alarm 误报", Decision::Close => "close 结案" })
                 }

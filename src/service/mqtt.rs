@@ -210,7 +210,7 @@ pub async fn run(
                             tracing::info!(episode = %f.episode_id, decision = %f.decision, "control-room decision");
                             let _ = feedback.send(f);
                         }
-                        None => tracing::warn!(topic = %crate::subscriber::printable(&p.topic), "feedback message refused: not a decision about an episode"),
+                        None => tracing::warn!(topic = ?p.topic, "feedback message refused: not a decision about an episode"),
                     }
                 }
                 Some(Ok(_)) => {}

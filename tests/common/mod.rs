@@ -25,6 +25,20 @@ pub fn sample(name: &str) -> PathBuf {
     p
 }
 
+/// Polls `cond` (every 50 ms) until it holds; fails the test after `secs` naming `what`.
+/// Returns how long it took.
+pub fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) -> std::time::Duration {
+    let t0 = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(secs),
+            "timed out after {secs} s waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    t0.elapsed()
+}
+
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_streetwatch"))
 }
