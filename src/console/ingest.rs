@@ -194,7 +194,17 @@ async fn follow(
 ) {
     let mut wait = Duration::from_millis(500);
     let mut last_error = String::new();
+    // Acknowledgements go to the event loop through the client's request queue, which only this
+    // loop drains (by polling): awaiting room in it here would wait forever once a burst of
+    // messages filled it. They queue here instead and are handed over as room appears.
+    let mut acks: std::collections::VecDeque<rumqttc::Publish> = std::collections::VecDeque::new();
     while !stop.load(Ordering::Relaxed) {
+        while let Some(p) = acks.front() {
+            if client.try_ack(p).is_err() {
+                break;
+            }
+            acks.pop_front();
+        }
         match el.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 wait = Duration::from_millis(500);
@@ -210,10 +220,13 @@ async fn follow(
                 )
                 .await;
                 // Acknowledged once stored (or refused for good): the broker keeps it until then.
-                let _ = client.ack(&p).await;
+                acks.push_back(p);
             }
             Ok(_) => {}
             Err(e) => {
+                // Acknowledgements of a lost session mean nothing to the next one (the broker
+                // sends those messages again).
+                acks.clear();
                 let msg = e.to_string();
                 if msg != last_error {
                     tracing::warn!(broker = %b.name, error = %msg, "broker connection lost; retrying");

@@ -45,6 +45,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/cases/{id}", get(case_page))
         .route("/cases/{id}/decide", post(decide))
         .route("/snapshots/{file}", get(snapshot))
+        .route("/healthz", get(healthz))
         .with_state(app)
 }
 
@@ -343,4 +344,23 @@ async fn snapshot(State(app): State<Arc<App>>, Path(file): Path<String>) -> Resp
         Ok(bytes) => ([(header::CONTENT_TYPE, "image/jpeg")], bytes).into_response(),
         Err(_) => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+/// What the console holds and has refused: for monitoring (and the benchmark).
+async fn healthz(State(app): State<Arc<App>>) -> Response {
+    let cases = match app.store.count_cases().await {
+        Ok(n) => n,
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    };
+    let st = &app.stats;
+    axum::Json(serde_json::json!({
+        "status": "ok",
+        "cases": cases,
+        "alerts_stored": st.alerts.load(Ordering::Relaxed),
+        "duplicates": st.duplicates.load(Ordering::Relaxed),
+        "snapshots": st.snapshots.load(Ordering::Relaxed),
+        "refused": st.refused.load(Ordering::Relaxed),
+        "broker_connections": st.connected.load(Ordering::Relaxed),
+    }))
+    .into_response()
 }
