@@ -231,6 +231,37 @@ fn note(line: &str) {
     let _ = std::io::stderr().flush();
 }
 
+/// The common set-up of the one-camera tests: a broker, vtest served by its own RTSP server, a
+/// subscriber saving into `received/` (output in `sub.out`), and the service's configuration for
+/// them (the service is not started).
+struct OneCamera {
+    broker: Broker,
+    _rtsp: Rtsp,
+    _sub: Proc,
+    save: PathBuf,
+    cfg: PathBuf,
+}
+
+fn one_camera(dir: &Path) -> OneCamera {
+    let broker = Broker::start(&dir.join("broker"), None);
+    let rtsp = rtsp_samples(&["vtest"], dir);
+    let save = dir.join("received");
+    let sub = subscriber(broker.port, &save, &dir.join("sub.out"));
+    let cfg = config(
+        dir,
+        broker.port,
+        &[("vtest", rtsp.url("vtest"), "vtest")],
+        "",
+    );
+    OneCamera {
+        broker,
+        _rtsp: rtsp,
+        _sub: sub,
+        save,
+        cfg,
+    }
+}
+
 #[test]
 fn two_rtsp_cameras_deliver_alerts_and_health() {
     let _serial = serial();
@@ -457,16 +488,13 @@ fn http_get(addr: &str, path: &str) -> String {
 fn broker_outage_loses_no_alert() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    let mut broker = Broker::start(&dir.path().join("broker"), None);
-    let rtsp = rtsp_samples(&["vtest"], dir.path());
-    let save = dir.path().join("received");
-    let _sub = subscriber(broker.port, &save, &dir.path().join("sub.out"));
-    let cfg = config(
-        dir.path(),
-        broker.port,
-        &[("vtest", rtsp.url("vtest"), "vtest")],
-        "",
-    );
+    let OneCamera {
+        mut broker,
+        _rtsp,
+        _sub,
+        save,
+        cfg,
+    } = one_camera(dir.path());
     let _svc = service(&cfg, &dir.path().join("service.log"));
     let storage = dir.path().join("storage");
     std::thread::sleep(Duration::from_secs(3));
@@ -504,18 +532,15 @@ fn broker_outage_loses_no_alert() {
 fn killed_service_resends_unacknowledged_alerts_after_restart() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    let mut broker = Broker::start(&dir.path().join("broker"), None);
-    let rtsp = rtsp_samples(&["vtest"], dir.path());
-    let save = dir.path().join("received");
-    let _sub = subscriber(broker.port, &save, &dir.path().join("sub.out"));
+    let OneCamera {
+        mut broker,
+        _rtsp,
+        _sub,
+        save,
+        cfg,
+    } = one_camera(dir.path());
     std::thread::sleep(Duration::from_secs(1));
     broker.stop();
-    let cfg = config(
-        dir.path(),
-        broker.port,
-        &[("vtest", rtsp.url("vtest"), "vtest")],
-        "",
-    );
     let storage = dir.path().join("storage");
     let mut svc = service(&cfg, &dir.path().join("service.log"));
     wait_for("an alert in the outbox", 90, || {
@@ -858,16 +883,13 @@ fn a_full_disk_does_not_stop_the_service_or_lose_alerts() {
     let dir = tempfile::tempdir().unwrap();
     let storage = dir.path().join("storage");
     let _disk = common::SmallDisk::mount(&storage, 2);
-    let broker = Broker::start(&dir.path().join("broker"), None);
-    let rtsp = rtsp_samples(&["vtest"], dir.path());
-    let save = dir.path().join("received");
-    let _sub = subscriber(broker.port, &save, &dir.path().join("sub.out"));
-    let cfg = config(
-        dir.path(),
-        broker.port,
-        &[("vtest", rtsp.url("vtest"), "vtest")],
-        "",
-    );
+    let OneCamera {
+        broker: _broker,
+        _rtsp,
+        _sub,
+        save,
+        cfg,
+    } = one_camera(dir.path());
     let log = dir.path().join("service.log");
     let mut svc = service(&cfg, &log);
     wait_for("the service to start", 30, || {
@@ -915,16 +937,13 @@ fn a_full_disk_does_not_stop_the_service_or_lose_alerts() {
 fn idle_connections_do_not_exhaust_the_open_file_limit() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    let broker = Broker::start(&dir.path().join("broker"), None);
-    let rtsp = rtsp_samples(&["vtest"], dir.path());
-    let save = dir.path().join("received");
-    let _sub = subscriber(broker.port, &save, &dir.path().join("sub.out"));
-    let cfg = config(
-        dir.path(),
-        broker.port,
-        &[("vtest", rtsp.url("vtest"), "vtest")],
-        "",
-    );
+    let OneCamera {
+        broker: _broker,
+        _rtsp,
+        _sub,
+        save,
+        cfg,
+    } = one_camera(dir.path());
     let text = std::fs::read_to_string(&cfg).unwrap();
     let addr = text
         .lines()
