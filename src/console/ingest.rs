@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, Transport};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::broadcast;
 
 use super::config::BrokerConfig;
@@ -120,14 +120,13 @@ fn options(b: &BrokerConfig) -> std::result::Result<MqttOptions, String> {
     o.set_clean_session(false);
     o.set_manual_acks(true);
     o.set_max_packet_size(MAX_SNAPSHOT + 4096, MAX_SNAPSHOT + 4096);
-    if let (Some(u), Some(p)) = (&b.username, &b.password) {
-        o.set_credentials(u.clone(), p.clone());
-    }
-    if let Some(ca) = &b.tls_ca {
-        let pem =
-            std::fs::read(ca).map_err(|e| format!("cannot read tls_ca {}: {e}", ca.display()))?;
-        o.set_transport(Transport::tls(pem, None, None));
-    }
+    crate::service::mqtt::secure(
+        &mut o,
+        b.username.as_deref(),
+        b.password.as_deref(),
+        b.tls_ca.as_deref(),
+        &format!("brokers.tls_ca of broker '{}'", b.name),
+    )?;
     Ok(o)
 }
 

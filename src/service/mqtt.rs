@@ -63,15 +63,35 @@ pub fn options(cfg: &ServiceConfig, client_id: &str) -> std::result::Result<Mqtt
     o.set_keep_alive(Duration::from_secs(m.keep_alive_s.max(5)));
     o.set_clean_session(true);
     o.set_max_packet_size(16 << 20, 16 << 20);
-    if let (Some(u), Some(p)) = (&m.username, &m.password) {
-        o.set_credentials(u.clone(), p.clone());
+    secure(
+        &mut o,
+        m.username.as_deref(),
+        m.password.as_deref(),
+        m.tls_ca.as_deref(),
+        "mqtt.tls_ca",
+    )?;
+    Ok(o)
+}
+
+/// Credentials (when both are given) and TLS from a CA file (when one is given) for a client:
+/// a CA that cannot be read is an error naming `field`, never a fall-back to plaintext. Shared by
+/// the service and the console.
+pub fn secure(
+    o: &mut MqttOptions,
+    username: Option<&str>,
+    password: Option<&str>,
+    tls_ca: Option<&std::path::Path>,
+    field: &str,
+) -> std::result::Result<(), String> {
+    if let (Some(u), Some(p)) = (username, password) {
+        o.set_credentials(u, p);
     }
-    if let Some(ca) = &m.tls_ca {
-        let pem = std::fs::read(ca)
-            .map_err(|e| format!("cannot read mqtt.tls_ca {}: {e}", ca.display()))?;
+    if let Some(ca) = tls_ca {
+        let pem =
+            std::fs::read(ca).map_err(|e| format!("cannot read {field} {}: {e}", ca.display()))?;
         o.set_transport(Transport::tls(pem, None, None));
     }
-    Ok(o)
+    Ok(())
 }
 
 /// Explains a connection error for an operator.
