@@ -78,13 +78,16 @@ impl Publisher {
     }
 
     fn send(&self, topic_tail: &str, payload: impl Into<Vec<u8>>) {
+        self.publish(
+            &format!("streetwatch/{SITE}/{CAMERA}/{topic_tail}"),
+            false,
+            payload,
+        );
+    }
+
+    fn publish(&self, topic: &str, retain: bool, payload: impl Into<Vec<u8>>) {
         self.client
-            .publish(
-                format!("streetwatch/{SITE}/{CAMERA}/{topic_tail}"),
-                rumqttc::QoS::AtLeastOnce,
-                false,
-                payload,
-            )
+            .publish(topic, rumqttc::QoS::AtLeastOnce, retain, payload)
             .unwrap();
     }
 }
@@ -292,6 +295,90 @@ fn suite(dir: &Path, database: Option<String>) {
             .any(|m| m.contains(&e2) && m.contains("\"dismiss\""))
     });
 
+    // The camera board, from retained statuses and the health message as the service sends them.
+    publisher.publish(
+        &format!("streetwatch/{SITE}/status"),
+        true,
+        r#"{"state":"online","reason":"started"}"#,
+    );
+    publisher.publish(
+        &format!("streetwatch/{SITE}/{CAMERA}/status"),
+        true,
+        r#"{"camera":"cam-1","state":"online","reason":"streaming","view":"covered","rules":"suspended"}"#,
+    );
+    publisher.publish(
+        &format!("streetwatch/{SITE}/cam-2/status"),
+        true,
+        r#"{"camera":"cam-2","state":"offline","reason":"cannot open rtsp://cam-2/<b>x</b>","view":"unchecked","rules":"active"}"#,
+    );
+    publisher.publish(
+        &format!("streetwatch/{SITE}/health"),
+        false,
+        r#"{"cameras":[{"camera":"cam-1","analysed_fps":4.93,"lag_ms_p99":212.0,"reconnects":0},{"camera":"cam-2","analysed_fps":0.0,"lag_ms_p99":0.0,"reconnects":4}],"outbox_depth":3,"mqtt_connected":true}"#,
+    );
+    wait_for("the camera board", 10, || {
+        let b = http(port, "GET", "/cameras", None, None).2;
+        b.contains("4.93") && b.contains("data-state=\"reconnecting\"")
+    });
+    let board = http(port, "GET", "/cameras", None, None).2;
+    let row = |cam: &str| {
+        let at = board
+            .find(&format!("data-camera=\"{SITE}/{cam}\""))
+            .unwrap();
+        board[at..].split("</tr>").next().unwrap().to_string()
+    };
+    let (c1, c2) = (row(CAMERA), row("cam-2"));
+    assert!(
+        c1.contains("data-state=\"online\"") && c1.contains("covered") && c1.contains("212 ms"),
+        "{c1}"
+    );
+    assert!(
+        c2.contains("重连中") && c2.contains("&lt;b&gt;x"),
+        "reconnecting, reason escaped: {c2}"
+    );
+
+    // Statistics: two cases raised today (UTC: the fixture has no wall time), one dismissed,
+    // one seen clear after the fixture's 30 s; the CSV says the same.
+    let today = &streetwatch::time::format_rfc3339(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64(),
+        &streetwatch::time::TimeZone::UTC,
+    )[..10];
+    let (code, head, csv) = http(
+        port,
+        "GET",
+        &format!("/stats.csv?from={today}&to={today}"),
+        None,
+        None,
+    );
+    assert!(code == 200 && head.contains("text/csv"), "{head}");
+    let lines: Vec<&str> = csv.trim().lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "day,grid_cell,type,raised,dispatched,dismissed,decided,false_alarm_rate,median_clear_s",
+            &format!("{today},SCENARIO-01,vending,2,0,1,1,1.000,30.0"),
+        ],
+        "{csv}"
+    );
+    let (_, _, stats) = http(port, "GET", "/stats", None, None);
+    assert!(
+        stats.contains("100.0 %") && stats.contains("占道经营"),
+        "{stats}"
+    );
+    let (_, _, none) = http(port, "GET", "/stats.csv?to=2000-01-01", None, None);
+    assert_eq!(
+        none.trim().lines().count(),
+        1,
+        "no case before 2000: {none}"
+    );
+    assert_eq!(
+        http(port, "GET", "/stats?from=2026-13-45", None, None).0,
+        400
+    );
+
     // Hostile messages: refused, counted, nothing written.
     publisher.send(
         "alerts",
@@ -498,4 +585,54 @@ fn an_operator_dismisses_a_case_in_a_real_browser() {
         let png = std::fs::read(shots.join(shot)).unwrap();
         assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{shot}");
     }
+}
+
+/// A database from before the statistics columns (their values NULL) gets them filled when the
+/// console opens it: older cases count in the statistics.
+#[test]
+fn older_cases_are_counted_after_the_statistics_migration() {
+    use streetwatch::console::store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("c.db").display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = Store::open(&url).await.unwrap();
+        for (n, phase, reason) in [
+            (1, "start", None),
+            (2, "end", Some("cleared")),
+            (3, "start", None),
+        ] {
+            let episode = if n < 3 { id(1) } else { id(3) };
+            let text = alert(&id(n), &episode, phase, reason, "forecourt");
+            let a: streetwatch::alert::Alert = serde_json::from_str(&text).unwrap();
+            store
+                .record(&a, &text, "edge", 86_400_000 * 20_000)
+                .await
+                .unwrap();
+        }
+        store.close().await;
+        // As the first schema left them.
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        sqlx::query("UPDATE cases SET day = NULL, clear_s = NULL")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let store = Store::open(&url).await.unwrap();
+        let facts = store
+            .stat_facts(Some("2024-10-04"), Some("2024-10-04"))
+            .await
+            .unwrap();
+        assert_eq!(facts.len(), 2, "{facts:?}");
+        let cleared: Vec<Option<f64>> = facts.iter().map(|f| f.clear_s).collect();
+        assert!(
+            cleared.contains(&Some(30.0)) && cleared.contains(&None),
+            "{cleared:?}"
+        );
+        assert!(store
+            .stat_facts(Some("2024-10-05"), None)
+            .await
+            .unwrap()
+            .is_empty());
+    });
 }

@@ -130,6 +130,35 @@ pub struct Case {
 }
 
 impl Case {
+    /// The day the case was raised, `YYYY-MM-DD`: the camera's local date when its alert
+    /// carries wall time, else the UTC date the console received it.
+    pub fn day(&self) -> String {
+        let local = self.last.first_seen_wall.as_deref().and_then(|w| {
+            let d = w.get(..10)?;
+            let b = d.as_bytes();
+            let ok = b.len() == 10
+                && b[4] == b'-'
+                && b[7] == b'-'
+                && b.iter()
+                    .enumerate()
+                    .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+            ok.then(|| d.to_string())
+        });
+        local.unwrap_or_else(|| {
+            let t = crate::time::format_rfc3339(
+                self.received_ms as f64 / 1000.0,
+                &crate::time::TimeZone::UTC,
+            );
+            t.get(..10).unwrap_or(&t).to_string()
+        })
+    }
+
+    /// Seconds from first seen to seen clear, for a case the camera saw clear.
+    pub fn clear_seconds(&self) -> Option<f64> {
+        (self.end_reason == Some(Reason::Cleared) && self.last.duration_s.is_finite())
+            .then_some(self.last.duration_s.max(0.0))
+    }
+
     pub fn state(&self) -> State {
         match (self.decision, self.end_reason) {
             (Some(d), _) => d.state(),

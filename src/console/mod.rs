@@ -3,12 +3,15 @@
 //! URL), and serves the case list and case pages on loopback; an operator's decision is stored
 //! and published back on the camera's feedback topic.
 //!
-//! Layout: `config` (console.toml), `case` (the pure fold of alerts into cases), `store` (the
-//! database), `ingest` (the MQTT followers), `web` (the UI).
+//! Layout: `config` (console.toml), `case` (the pure fold of alerts into cases), `board` (the
+//! cameras' state from status and health messages, pure), `stats` (counts and rates, pure),
+//! `store` (the database), `ingest` (the MQTT followers), `web` (the UI).
 
+pub mod board;
 pub mod case;
 pub mod config;
 pub mod ingest;
+pub mod stats;
 pub mod store;
 pub mod web;
 

@@ -4,7 +4,9 @@
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
+use super::board::StatusMessage;
 use super::case::{fold, Case, Decision};
+use super::stats::CaseFacts;
 use crate::alert::Alert;
 use crate::rules::Reason;
 
@@ -77,7 +79,9 @@ impl Store {
                 .await?;
         }
         MIGRATOR.run(&pool).await?;
-        Ok(Store { pool })
+        let store = Store { pool };
+        store.backfill().await?;
+        Ok(store)
     }
 
     /// Stores an alert and folds it into its case; `None` when the alert was already stored
@@ -116,14 +120,14 @@ impl Store {
         sqlx::query(
             "INSERT INTO cases (episode_id, site, camera_id, grid_cell, type, subtype, zone, state, \
              first_alert, end_alert, end_reason, decision, operator, decided_ms, messages, \
-             received_ms, updated_ms, broker, last_alert) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
+             received_ms, updated_ms, broker, last_alert, day, clear_s) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
              ON CONFLICT (episode_id) DO UPDATE SET site = excluded.site, camera_id = excluded.camera_id, \
              grid_cell = excluded.grid_cell, type = excluded.type, subtype = excluded.subtype, \
              zone = excluded.zone, state = excluded.state, first_alert = excluded.first_alert, \
              end_alert = excluded.end_alert, end_reason = excluded.end_reason, \
              messages = excluded.messages, updated_ms = excluded.updated_ms, \
-             last_alert = excluded.last_alert",
+             last_alert = excluded.last_alert, day = excluded.day, clear_s = excluded.clear_s",
         )
         .bind(&case.episode_id)
         .bind(&case.last.site)
@@ -144,6 +148,8 @@ impl Store {
         .bind(case.updated_ms)
         .bind(broker)
         .bind(serde_json::to_string(&case.last).unwrap_or_default())
+        .bind(case.day())
+        .bind(case.clear_seconds())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -227,7 +233,8 @@ impl Store {
         case.decided_ms = Some(now_ms);
         sqlx::query(
             "UPDATE cases SET decision = $1, operator = $2, decided_ms = $3, state = $4, \
-             updated_ms = $5 WHERE episode_id = $6",
+             updated_ms = $5, dispatched_ms = CASE WHEN $7 THEN COALESCE(dispatched_ms, $3) \
+             ELSE dispatched_ms END WHERE episode_id = $6",
         )
         .bind(decision.as_str())
         .bind(operator)
@@ -235,6 +242,7 @@ impl Store {
         .bind(case.state().as_str())
         .bind(now_ms)
         .bind(episode_id)
+        .bind(decision == Decision::Dispatch)
         .execute(&self.pool)
         .await?;
         case.updated_ms = now_ms;
@@ -261,6 +269,77 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Cases stored before the statistics columns existed get their day and time to clear.
+    async fn backfill(&self) -> StoreResult<()> {
+        let rows = sqlx::query(&format!("{SELECT_CASE} WHERE day IS NULL"))
+            .fetch_all(&self.pool)
+            .await?;
+        for r in &rows {
+            let c = case_of(r)?;
+            sqlx::query("UPDATE cases SET day = $1, clear_s = $2 WHERE episode_id = $3")
+                .bind(c.day())
+                .bind(c.clear_seconds())
+                .bind(&c.episode_id)
+                .execute(&self.pool)
+                .await?;
+        }
+        if !rows.is_empty() {
+            tracing::info!(
+                cases = rows.len(),
+                "statistics columns filled for older cases"
+            );
+        }
+        Ok(())
+    }
+
+    /// What statistics need of the cases raised from `from` to `to` (days `YYYY-MM-DD`,
+    /// inclusive, either open).
+    pub async fn stat_facts(
+        &self,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> StoreResult<Vec<CaseFacts>> {
+        let rows = sqlx::query(
+            "SELECT day, grid_cell, type, dispatched_ms, decision, clear_s FROM cases \
+             WHERE ($1 IS NULL OR day >= $1) AND ($2 IS NULL OR day <= $2)",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let decision: Option<String> = r.try_get("decision")?;
+                let dispatched: Option<i64> = r.try_get("dispatched_ms")?;
+                Ok(CaseFacts {
+                    day: r.try_get::<Option<String>, _>("day")?.unwrap_or_default(),
+                    grid_cell: r.try_get("grid_cell")?,
+                    event_type: r.try_get("type")?,
+                    dispatched: dispatched.is_some(),
+                    decision: decision.as_deref().and_then(Decision::parse),
+                    clear_s: r.try_get("clear_s")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every stored status and health message.
+    pub async fn statuses(&self) -> StoreResult<Vec<StatusMessage>> {
+        let rows = sqlx::query("SELECT topic, broker, received_ms, payload FROM statuses")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StatusMessage {
+                    topic: r.try_get("topic")?,
+                    broker: r.try_get("broker")?,
+                    received_ms: r.try_get("received_ms")?,
+                    payload: r.try_get("payload")?,
+                })
+            })
+            .collect()
     }
 
     pub async fn count_cases(&self) -> StoreResult<i64> {

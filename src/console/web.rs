@@ -45,6 +45,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/cases/{id}", get(case_page))
         .route("/cases/{id}/decide", post(decide))
         .route("/snapshots/{file}", get(snapshot))
+        .route("/cameras", get(cameras))
+        .route("/stats", get(stats_page))
+        .route("/stats.csv", get(stats_csv))
         .route("/healthz", get(healthz))
         .with_state(app)
 }
@@ -90,7 +93,15 @@ fn page(title: &str, body: Markup) -> Markup {
                 style { (STYLE) }
             }
             body {
-                header { a href="/" { "streetwatch · 城管案件 cases" } }
+                header {
+                    a href="/" { "streetwatch · 城管案件 cases" }
+                    nav {
+                        a href="/" { "cases 案件" }
+                        a href="/cameras" { "cameras 摄像头" }
+                        a href="/stats" { "statistics 统计" }
+                        a href="/zones" { "zones 区域" }
+                    }
+                }
                 (body)
             }
         }
@@ -98,7 +109,8 @@ fn page(title: &str, body: Markup) -> Markup {
 }
 
 const STYLE: &str = "body{font-family:'WenQuanYi Micro Hei',sans-serif;margin:1em;background:#f6f7f9}\
-header a{font-weight:bold;text-decoration:none;color:#123}\
+header a{font-weight:bold;text-decoration:none;color:#123}nav{display:inline;margin-left:2em}nav a{font-weight:normal;margin-right:1em}\
+.cam-online{color:#070}.cam-reconnecting{color:#a60}.cam-offline,.cam-silent,.view-bad{color:#b00;font-weight:bold}\
 table{border-collapse:collapse;width:100%;background:#fff}td,th{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:left}\
 .state-open{color:#b00}.state-cleared_on_camera{color:#a60}.state-dismissed{color:#777}.state-dispatched{color:#06a}\
 img{max-width:48%;margin:.2em;border:1px solid #ccc}form.decide{display:inline-block;margin-right:1em}";
@@ -363,4 +375,150 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
         "broker_connections": st.connected.load(Ordering::Relaxed),
     }))
     .into_response()
+}
+
+/// A camera whose service has sent no health for this long is shown silent (the service's
+/// default health interval is 10 s).
+const STALE_MS: i64 = 60_000;
+
+async fn cameras(State(app): State<Arc<App>>) -> Response {
+    let msgs = match app.store.statuses().await {
+        Ok(m) => m,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    let now = now_ms();
+    let rows = super::board::cameras(&msgs, now, STALE_MS);
+    let opt = |v: Option<f64>, d: usize| v.map(|x| format!("{x:.d$}")).unwrap_or_default();
+    let body = html! {
+        // The board refreshes itself: statuses change every few seconds.
+        meta http-equiv="refresh" content="5";
+        h1 { "cameras 摄像头 (" (rows.len()) ")" }
+        table id="cameras" {
+            thead { tr { th { "site 站点" } th { "camera 摄像头" } th { "state 状态" } th { "view 画面" } th { "analysed fps 分析帧率" } th { "lag p99 延迟" } th { "reconnects 重连" } th { "outbox 待发" } th { "heard 最后消息" } th { "reason 原因" } } }
+            tbody {
+                @for r in &rows {
+                    @let bad_view = matches!(r.view.as_str(), "moved" | "covered" | "blurred");
+                    tr data-camera={(r.site) "/" (r.camera)} data-state=(r.state.as_str()) {
+                        td { (r.site) }
+                        td { (r.camera) }
+                        td class={"cam-" (r.state.as_str())} { (r.state.label().1) " " (r.state.label().0) }
+                        td class=[bad_view.then_some("view-bad")] {
+                            (r.view) @if r.suspended { " · rules suspended 规则暂停" }
+                        }
+                        td { (opt(r.analysed_fps, 2)) }
+                        td { @if let Some(l) = r.lag_ms_p99 { (format!("{l:.0} ms")) } }
+                        td { (r.reconnects.map(|n| n.to_string()).unwrap_or_default()) }
+                        td { (r.outbox_depth.map(|n| n.to_string()).unwrap_or_default()) }
+                        td { (format!("{:.0} s ago", (now - r.heard_ms).max(0) as f64 / 1000.0)) }
+                        td { (r.reason) }
+                    }
+                }
+            }
+        }
+    };
+    Html(page("cameras 摄像头", body).into_string()).into_response()
+}
+
+/// The statistics' period: days `YYYY-MM-DD`, inclusive, either open.
+#[derive(Debug, Default, serde::Deserialize)]
+struct Period {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+impl Period {
+    fn check(&self) -> std::result::Result<(Option<&str>, Option<&str>), String> {
+        Ok((day(&self.from, "from")?, day(&self.to, "to")?))
+    }
+}
+
+fn day<'a>(v: &'a Option<String>, name: &str) -> std::result::Result<Option<&'a str>, String> {
+    match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(d) if jiff::civil::Date::strptime("%Y-%m-%d", d).is_ok() => Ok(Some(d)),
+        Some(d) => Err(format!("{name}: '{d}' is not a day YYYY-MM-DD")),
+    }
+}
+
+async fn stats_page(State(app): State<Arc<App>>, Query(period): Query<Period>) -> Response {
+    let (from, to) = match period.check() {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e),
+    };
+    let facts = match app.store.stat_facts(from, to).await {
+        Ok(f) => f,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    let rows = super::stats::by_day_cell_type(&facts);
+    let totals = super::stats::by_type(&facts);
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("from", from.unwrap_or(""))
+        .append_pair("to", to.unwrap_or(""))
+        .finish();
+    let type_name = |t: &str| {
+        serde_json::from_value::<ViolationType>(serde_json::Value::String(t.to_string()))
+            .map(|v| {
+                let (en, zh) = type_label(v);
+                format!("{zh} {en}")
+            })
+            .unwrap_or_else(|_| t.to_string())
+    };
+    let pct = |r: Option<f64>| r.map(|x| format!("{:.1} %", x * 100.0)).unwrap_or_default();
+    let secs = |r: Option<f64>| r.map(|x| format!("{x:.0} s")).unwrap_or_default();
+    let table = |rows: &[super::stats::StatRow], id: &str| {
+        html! {
+            table id=(id) {
+                thead { tr { th { "day 日期" } th { "grid cell 网格" } th { "type 类型" } th { "raised 立案" } th { "dispatched 派遣" } th { "dismissed 误报" } th { "false-alarm rate 误报率" } th { "median time to clear 消除中位时长" } } }
+                tbody {
+                    @for r in rows {
+                        tr {
+                            td { (r.day) } td { (r.grid_cell) } td { (type_name(&r.event_type)) }
+                            td { (r.raised) } td { (r.dispatched) } td { (r.dismissed) }
+                            td { (pct(r.false_alarm_rate)) } td { (secs(r.median_clear_s)) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let body = html! {
+        h1 { "statistics 统计" }
+        form method="get" action="/stats" {
+            "from 从 " input type="date" name="from" value=(from.unwrap_or(""));
+            " to 至 " input type="date" name="to" value=(to.unwrap_or(""));
+            button type="submit" { "show 查询" }
+            " " a id="csv" href={"/stats.csv?" (query)} { "CSV" }
+        }
+        p { "False-alarm rate: dismissed among cases with a decision. Time to clear: first seen to seen clear on camera. 误报率 = 误报 / 已处置。" }
+        h2 { "by type 按类型" }
+        (table(&totals, "totals"))
+        h2 { "by day, grid cell and type 按日期、网格、类型" }
+        (table(&rows, "stats"))
+    };
+    Html(page("statistics 统计", body).into_string()).into_response()
+}
+
+async fn stats_csv(State(app): State<Arc<App>>, Query(period): Query<Period>) -> Response {
+    let (from, to) = match period.check() {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e),
+    };
+    let facts = match app.store.stat_facts(from, to).await {
+        Ok(f) => f,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    match super::stats::to_csv(&super::stats::by_day_cell_type(&facts)) {
+        Ok(text) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"streetwatch-statistics.csv\"",
+                ),
+            ],
+            text,
+        )
+            .into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e),
+    }
 }
