@@ -636,3 +636,200 @@ fn older_cases_are_counted_after_the_statistics_migration() {
             .is_empty());
     });
 }
+
+/// The zone editor in a real headless Chromium, on a copy of the vtest calibration: the
+/// operator draws a new zone by clicking four corners on the view, names it and sets its type
+/// and a parameter, drags a corner of an existing zone, and saves; `streetwatch check` accepts
+/// the file, which has the new zone and the moved corner and keeps the comments of the parts
+/// not touched. An invalid parameter is refused with its message next to the field and the file
+/// unchanged. Hostile file names and a form without the page's token are refused.
+#[test]
+fn an_operator_draws_a_zone_in_a_real_browser_and_check_accepts_it() {
+    use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+    use fantoccini::{ClientBuilder, Locator};
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(&dir.path().join("broker"), None);
+    let cal_dir = dir.path().join("calibration");
+    std::fs::create_dir_all(&cal_dir).unwrap();
+    std::fs::create_dir_all(dir.path().join("samples")).unwrap();
+    std::os::unix::fs::symlink(
+        common::sample("vtest.avi"),
+        dir.path().join("samples/vtest.avi"),
+    )
+    .unwrap();
+    let cal = cal_dir.join("vtest.toml");
+    let original = std::fs::read_to_string(common::root().join("calibration/vtest.toml")).unwrap();
+    std::fs::write(&cal, &original).unwrap();
+    std::fs::write(dir.path().join("secret.toml"), "outside = true\n").unwrap();
+    let port = free_port();
+    let cfg = dir.path().join("console.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\ncalibrations = \"calibration\"\n\n[[brokers]]\nname = \"edge\"\nhost = \"127.0.0.1\"\nport = {}\n",
+            broker.port
+        ),
+    )
+    .unwrap();
+    let _con = console(&cfg, &dir.path().join("console.log"));
+    wait_port(port, "the console");
+    // Over HTTP: the view, and refusals.
+    let (code, head, _) = http(port, "GET", "/zones/vtest.toml/frame.jpg", None, None);
+    assert!(code == 200 && head.contains("image/jpeg"), "{head}");
+    for bad in [
+        "/zones/..%2Fsecret.toml",
+        "/zones/.vtest.toml",
+        "/zones/vtest.avi",
+        "/zones/nothing.toml",
+    ] {
+        assert_eq!(http(port, "GET", bad, None, None).0, 404, "{bad}");
+    }
+    let body = r#"{"csrf":"0000000000000000000000000000000000000000000000000000000000000000","base":"x","zones":[]}"#;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "POST /zones/vtest.toml HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 403"), "no token: {reply}");
+    assert_eq!(std::fs::read_to_string(&cal).unwrap(), original);
+
+    let (_driver, driver_port) = chromedriver();
+    let shots = if std::env::var_os("STREETWATCH_SCREENSHOTS").is_some() {
+        common::root().join("docs")
+    } else {
+        dir.path().to_path_buf()
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,900", "--lang=zh-CN"]
+            }),
+        );
+        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{driver_port}"))
+            .await
+            .expect("a WebDriver session");
+        c.goto(&format!("http://127.0.0.1:{port}/zones")).await.unwrap();
+        c.find(Locator::LinkText("vtest.toml")).await.unwrap().click().await.unwrap();
+        c.wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("#zones polygon"))
+            .await
+            .expect("the zones drawn");
+        assert_eq!(c.find_all(Locator::Css("#zones polygon")).await.unwrap().len(), 4);
+        let grid = c.find_all(Locator::Css("#grid > polyline")).await.unwrap().len();
+        assert!(grid > 10, "the ground grid: {grid} lines");
+        let rect = c
+            .execute("const r = document.getElementById('canvas').getBoundingClientRect(); return [r.left, r.top, r.width, r.height];", vec![])
+            .await
+            .unwrap();
+        let r: Vec<f64> = (0..4).map(|i| rect[i].as_f64().unwrap()).collect();
+        // Image pixels (768 x 576) to the viewport (the canvas is taller than the window: an
+        // element's centre would be the centre of its visible part).
+        let at = |x: f64, y: f64| ((r[0] + x / 768.0 * r[2]).round(), (r[1] + y / 576.0 * r[3]).round());
+        let click = |x: f64, y: f64| {
+            let (vx, vy) = at(x, y);
+            MouseActions::new("mouse".into())
+                .then(PointerAction::MoveTo { duration: None, x: vx, y: vy })
+                .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+                .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT })
+        };
+        // Draw a new zone: the footpath at the left.
+        c.find(Locator::Id("new-zone")).await.unwrap().click().await.unwrap();
+        for (x, y) in [(60.0, 120.0), (200.0, 120.0), (200.0, 220.0), (60.0, 220.0)] {
+            c.perform_actions(click(x, y)).await.unwrap();
+        }
+        c.find(Locator::Id("finish-zone")).await.unwrap().click().await.unwrap();
+        assert_eq!(c.find_all(Locator::Css("#zones polygon")).await.unwrap().len(), 5);
+        let name = c.find(Locator::Id("f-name")).await.unwrap();
+        name.clear().await.unwrap();
+        name.send_keys("bike-corner").await.unwrap();
+        c.find(Locator::Css("#f-type option[value='no_parking']")).await.unwrap().click().await.unwrap();
+        c.find(Locator::Id("f-parked_seconds")).await.unwrap().send_keys("20").await.unwrap();
+        // A parameter no zone may have: refused, shown next to the field, nothing written.
+        c.find(Locator::Id("f-confirm_seconds")).await.unwrap().send_keys("-5").await.unwrap();
+        c.find(Locator::Id("save")).await.unwrap().click().await.unwrap();
+        let err = c
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::XPath("//*[@id='err-confirm_seconds'][contains(., 'confirm_seconds')]"))
+            .await
+            .expect("the error next to the field");
+        let msg = err.text().await.unwrap();
+        assert!(msg.contains("vtest.toml"), "the error names the file: {msg}");
+        assert_eq!(std::fs::read_to_string(&cal).unwrap(), original, "an invalid edit writes nothing");
+        let confirm = c.find(Locator::Id("f-confirm_seconds")).await.unwrap();
+        confirm.clear().await.unwrap();
+        // clear() does not fire input events: say so to the page.
+        c.execute("const e = document.getElementById('f-confirm_seconds'); e.dispatchEvent(new Event('input'));", vec![]).await.unwrap();
+        // Drag the first corner of "crossing-centre" (320, 225) to (300, 210).
+        c.find(Locator::XPath("//ol[@id='zone-list']/li[1]")).await.unwrap().click().await.unwrap();
+        let (fx, fy) = at(320.0, 225.0);
+        let (tx, ty) = at(300.0, 210.0);
+        let drag = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveTo { duration: None, x: fx, y: fy })
+            .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+            .then(PointerAction::MoveTo { duration: Some(Duration::from_millis(200)), x: tx, y: ty })
+            .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+        c.perform_actions(drag).await.unwrap();
+        c.find(Locator::Id("save")).await.unwrap().click().await.unwrap();
+        c.wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::XPath("//*[@id='status'][contains(., 'saved')]"))
+            .await
+            .expect("saved");
+        std::fs::write(shots.join("console-zones.png"), c.screenshot().await.unwrap()).unwrap();
+        c.close().await.unwrap();
+    });
+    let saved = std::fs::read_to_string(&cal).unwrap();
+    let (ok, out, err) = common::run(common::bin().arg("check").arg(&cal));
+    assert!(ok, "check refused the saved file: {out}{err}\n{saved}");
+    assert!(out.contains("zone bike-corner (no_parking)"), "{out}");
+    let c = streetwatch::calibration::Calibration::parse(&cal, &saved).unwrap();
+    let z = c.zones.iter().find(|z| z.name == "bike-corner").unwrap();
+    assert_eq!(z.parked().map(|p| p.parked_seconds), Some(20.0), "{saved}");
+    let car_park = c.zones.iter().find(|z| z.name == "car-park").unwrap();
+    assert_eq!(
+        z.confirm_seconds, car_park.confirm_seconds,
+        "the emptied field is the type's default"
+    );
+    assert!(
+        !saved
+            .split("bike-corner")
+            .nth(1)
+            .unwrap()
+            .contains("confirm_seconds"),
+        "{saved}"
+    );
+    let drawn: Vec<(f32, f32)> = z.polygon.points.iter().map(|p| (p.x, p.y)).collect();
+    for (want, got) in [(60.0, 120.0), (200.0, 120.0), (200.0, 220.0), (60.0, 220.0)]
+        .iter()
+        .zip(&drawn)
+    {
+        assert!(
+            (want.0 - got.0).abs() <= 3.0 && (want.1 - got.1).abs() <= 3.0,
+            "{drawn:?}"
+        );
+    }
+    let moved = c.zones[0].polygon.points[0];
+    assert!(
+        (moved.x - 300.0).abs() <= 3.0 && (moved.y - 210.0).abs() <= 3.0,
+        "dragged corner at {moved:?}"
+    );
+    for kept in [
+        "# Calibration for samples/vtest.avi",
+        "# The lawn in the foreground",
+        "# Ground plane: not surveyed.",
+        "parked_seconds = 10.0",
+    ] {
+        assert!(saved.contains(kept), "lost {kept:?}:\n{saved}");
+    }
+    let png = std::fs::read(shots.join("console-zones.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
+    let names: Vec<String> = walk(&cal_dir);
+    assert_eq!(names, ["vtest.toml"], "nothing else written in the folder");
+}

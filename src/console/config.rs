@@ -21,6 +21,9 @@ struct Raw {
     data_dir: PathBuf,
     #[serde(default)]
     brokers: Vec<BrokerConfig>,
+    /// Folder of the cameras' calibration files the zone editor may change.
+    #[serde(default)]
+    calibrations: Option<PathBuf>,
 }
 
 fn default_listen() -> String {
@@ -64,6 +67,8 @@ pub struct ConsoleConfig {
     pub database: String,
     pub data_dir: PathBuf,
     pub brokers: Vec<BrokerConfig>,
+    /// The zone editor's folder (`None`: no editor).
+    pub calibrations: Option<PathBuf>,
 }
 
 impl ConsoleConfig {
@@ -144,12 +149,26 @@ impl ConsoleConfig {
             }
             brokers.push(b);
         }
+        let calibrations = match raw.calibrations {
+            None => None,
+            Some(c) => {
+                let dir = base.join(&c);
+                if !dir.is_dir() {
+                    return Err(field(
+                        "calibrations",
+                        format!("no such folder {}", dir.display()),
+                    ));
+                }
+                Some(dir)
+            }
+        };
         Ok(ConsoleConfig {
             path: path.to_path_buf(),
             listen,
             database,
             data_dir,
             brokers,
+            calibrations,
         })
     }
 }
@@ -184,6 +203,10 @@ mod tests {
                 "brokers.share_group",
             ),
             (format!("{GOOD}port = 0\n"), "brokers.port"),
+            (
+                format!("calibrations = \"nowhere\"\n{GOOD}"),
+                "calibrations",
+            ),
         ] {
             let e = load(&text).unwrap_err();
             assert!(

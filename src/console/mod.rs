@@ -5,15 +5,18 @@
 //!
 //! Layout: `config` (console.toml), `case` (the pure fold of alerts into cases), `board` (the
 //! cameras' state from status and health messages, pure), `stats` (counts and rates, pure),
-//! `store` (the database), `ingest` (the MQTT followers), `web` (the UI).
+//! `store` (the database), `ingest` (the MQTT followers), `web` (the UI), `zones` (calibration
+//! edits, pure) and `editor` (the zone editor's pages).
 
 pub mod board;
 pub mod case;
 pub mod config;
+pub mod editor;
 pub mod ingest;
 pub mod stats;
 pub mod store;
 pub mod web;
+pub mod zones;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -57,6 +60,8 @@ async fn serve(cfg: ConsoleConfig) -> Result<()> {
         updates,
         data_dir: cfg.data_dir.clone(),
         stats,
+        calibrations: cfg.calibrations.clone(),
+        zone_writes: tokio::sync::Mutex::new(()),
     });
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await

@@ -325,6 +325,17 @@ impl Store {
             .collect()
     }
 
+    /// The snapshot (alert id) of a camera's most recent case.
+    pub async fn latest_snapshot_of(&self, camera_id: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query(
+            "SELECT first_alert FROM cases WHERE camera_id = $1 ORDER BY updated_ms DESC LIMIT 1",
+        )
+        .bind(camera_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get("first_alert")).transpose()?)
+    }
+
     /// Every stored status and health message.
     pub async fn statuses(&self) -> StoreResult<Vec<StatusMessage>> {
         let rows = sqlx::query("SELECT topic, broker, received_ms, payload FROM statuses")

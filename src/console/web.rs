@@ -31,6 +31,10 @@ pub struct App {
     pub updates: broadcast::Sender<String>,
     pub data_dir: PathBuf,
     pub stats: Arc<IngestStats>,
+    /// The zone editor's folder.
+    pub calibrations: Option<PathBuf>,
+    /// Zone saves one at a time.
+    pub zone_writes: tokio::sync::Mutex<()>,
 }
 
 const CSRF: &str = "sw_csrf";
@@ -48,6 +52,12 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/cameras", get(cameras))
         .route("/stats", get(stats_page))
         .route("/stats.csv", get(stats_csv))
+        .route("/zones", get(super::editor::list))
+        .route(
+            "/zones/{file}",
+            get(super::editor::edit).post(super::editor::save),
+        )
+        .route("/zones/{file}/frame.jpg", get(super::editor::frame))
         .route("/healthz", get(healthz))
         .with_state(app)
 }
@@ -66,8 +76,13 @@ fn random_token() -> String {
     crate::signature::to_hex(&b)
 }
 
+/// Whether a form's token is the one of the page's cookie.
+pub(super) fn csrf_matches(jar: &CookieJar, token: &str) -> bool {
+    token.len() == 64 && jar.get(CSRF).is_some_and(|c| c.value() == token)
+}
+
 /// The page's CSRF token: the cookie's, or a new one set with the response.
-fn csrf(jar: CookieJar) -> (CookieJar, String) {
+pub(super) fn csrf(jar: CookieJar) -> (CookieJar, String) {
     if let Some(c) = jar.get(CSRF) {
         if c.value().len() == 64 {
             let v = c.value().to_string();
@@ -83,7 +98,7 @@ fn csrf(jar: CookieJar) -> (CookieJar, String) {
     (jar.add(cookie), token)
 }
 
-fn page(title: &str, body: Markup) -> Markup {
+pub(super) fn page(title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="zh-CN" {
@@ -113,7 +128,15 @@ header a{font-weight:bold;text-decoration:none;color:#123}nav{display:inline;mar
 .cam-online{color:#070}.cam-reconnecting{color:#a60}.cam-offline,.cam-silent,.view-bad{color:#b00;font-weight:bold}\
 table{border-collapse:collapse;width:100%;background:#fff}td,th{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:left}\
 .state-open{color:#b00}.state-cleared_on_camera{color:#a60}.state-dismissed{color:#777}.state-dispatched{color:#06a}\
-img{max-width:48%;margin:.2em;border:1px solid #ccc}form.decide{display:inline-block;margin-right:1em}";
+img{max-width:48%;margin:.2em;border:1px solid #ccc}\
+#editor{display:flex;gap:1em;align-items:flex-start}#view{position:relative;flex:3;background:#333}\
+#view img,#view svg{position:absolute;left:0;top:0;width:100%;height:100%;max-width:none;margin:0;border:0;user-select:none}\
+#panel{flex:1;min-width:18em}#grid polyline{fill:none;stroke:#0ff;stroke-opacity:.45;stroke-width:1}\
+.zone{fill:#f80;fill-opacity:.25;stroke:#f80;stroke-width:2;cursor:move}.zone.sel{fill:#08f;stroke:#08f;fill-opacity:.3}\
+.handle{fill:#fff;stroke:#08f;stroke-width:2;cursor:pointer}.drawing{fill:none;stroke:#0f0;stroke-width:2}\
+.zlabel{fill:#fff;font-size:16px;paint-order:stroke;stroke:#000;stroke-width:3px;pointer-events:none}\
+#zone-list li.sel{font-weight:bold}.err{color:#b00}.hint{color:#555;font-size:90%}\
+form.decide{display:inline-block;margin-right:1em}";
 
 fn state_cell(s: CaseState) -> Markup {
     let (en, zh) = s.label();
@@ -213,7 +236,7 @@ async fn events(
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
-fn error(code: StatusCode, msg: &str) -> Response {
+pub(super) fn error(code: StatusCode, msg: &str) -> Response {
     (
         code,
         Html(page("error", html! { p { (msg) } }).into_string()),
@@ -295,8 +318,7 @@ async fn decide(
     jar: CookieJar,
     Form(form): Form<DecideForm>,
 ) -> Response {
-    let cookie = jar.get(CSRF).map(|c| c.value().to_string());
-    if cookie.as_deref() != Some(form.csrf.as_str()) || form.csrf.len() != 64 {
+    if !csrf_matches(&jar, &form.csrf) {
         return error(
             StatusCode::FORBIDDEN,
             "the form's token does not match: reload the page",
