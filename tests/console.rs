@@ -468,31 +468,48 @@ fn chromedriver() -> (Proc, u16) {
 /// list page within 2 s (through the page's event stream, no reload); the operator opens it,
 /// types a name and presses "dismiss as false alarm"; the page shows 误报, the decision is in the
 /// database (a fresh load shows it) and on the broker's feedback topic. Screenshots of the two
-/// pages are taken (into docs/ when STREETWATCH_SCREENSHOTS=1, for the README).
+/// pages are taken (into docs/ when STREETWATCH_SCREENSHOTS=1, for the README, from the SQLite
+/// run).
 #[test]
-fn an_operator_dismisses_a_case_in_a_real_browser() {
-    use fantoccini::{ClientBuilder, Locator};
+fn an_operator_dismisses_a_case_in_a_real_browser_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Broker::start(&dir.path().join("broker"), None);
+    dismiss_in_browser(dir.path(), None);
+}
+
+/// The same with the console on a real PostgreSQL server.
+#[test]
+fn an_operator_dismisses_a_case_in_a_real_browser_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = Postgres::start(&dir.path().join("pg"));
+    dismiss_in_browser(dir.path(), Some(pg.url()));
+}
+
+fn dismiss_in_browser(dir: &Path, database: Option<String>) {
+    use fantoccini::{ClientBuilder, Locator};
+    let broker = Broker::start(&dir.join("broker"), None);
     let port = free_port();
-    let cfg = dir.path().join("console.toml");
+    let cfg = dir.join("console.toml");
+    let db = database
+        .as_ref()
+        .map(|u| format!("database = \"{u}\"\n"))
+        .unwrap_or_default();
     std::fs::write(
         &cfg,
         format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\n\n[[brokers]]\nname = \"edge\"\nhost = \"127.0.0.1\"\nport = {}\nclient_id = \"console-browser\"\n",
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\n{db}\n[[brokers]]\nname = \"edge\"\nhost = \"127.0.0.1\"\nport = {}\nclient_id = \"console-browser\"\n",
             broker.port
         ),
     )
     .unwrap();
-    let _con = console(&cfg, &dir.path().join("console.log"));
+    let _con = console(&cfg, &dir.join("console.log"));
     wait_port(port, "the console");
     let feedback = Arc::new(Mutex::new(Vec::new()));
     let publisher = Publisher::new(broker.port, feedback.clone());
     let (_driver, driver_port) = chromedriver();
-    let shots = if std::env::var_os("STREETWATCH_SCREENSHOTS").is_some() {
+    let shots = if std::env::var_os("STREETWATCH_SCREENSHOTS").is_some() && database.is_none() {
         common::root().join("docs")
     } else {
-        dir.path().to_path_buf()
+        dir.to_path_buf()
     };
     // Earlier cases, so that the list looks like a shift's.
     for (n, zone, phase) in [(30, "forecourt", "end"), (31, "north-pavement", "start")] {
@@ -572,7 +589,10 @@ fn an_operator_dismisses_a_case_in_a_real_browser() {
         let page = c.source().await.unwrap();
         assert!(page.contains("误报") && page.contains("王五"), "not stored");
         c.close().await.unwrap();
-        eprintln!("[console] browser: a published case shown on the open page after {shown:?}");
+        eprintln!(
+            "[console] browser ({}): a published case shown on the open page after {shown:?}",
+            if database.is_some() { "postgres" } else { "sqlite" }
+        );
     });
     wait_for("the dismissal on the feedback topic", 10, || {
         feedback
