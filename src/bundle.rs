@@ -387,13 +387,11 @@ pub const PUBLIC_KEY_FILE: &str = "bundle.pub";
 /// Makes a new key pair in `dir` (`bundle.key` with mode 0600, `bundle.pub`); never replaces
 /// existing files.
 pub fn keygen(dir: &Path) -> Result<(PathBuf, PathBuf)> {
-    use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut seed = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut seed))
-        .map_err(|e| Error::io("/dev/urandom", e))?;
+    crate::digest::random_bytes(&mut seed)
+        .map_err(|e| Error::io("the system's random source", e))?;
     let key = ed25519_dalek::SigningKey::from_bytes(&seed);
     let (secret, public) = (dir.join(KEY_FILE), dir.join(PUBLIC_KEY_FILE));
     for (path, bytes, mode) in [

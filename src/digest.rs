@@ -1,5 +1,6 @@
 //! Content digests, in one place: SHA-256 as lowercase hex for files and bytes (models, footage,
-//! calibrations, bundles), and over length-framed parts (ids derived from their inputs).
+//! calibrations, bundles), and over length-framed parts (ids derived from their inputs). Also
+//! the one source of secret random bytes (keys, session and form tokens, salts).
 
 use std::path::Path;
 
@@ -21,6 +22,12 @@ pub fn sha256_file(path: &Path) -> Result<String> {
         h.update(&buf[..n]);
     }
     Ok(hex(&h.finalize()))
+}
+
+/// Fills `buf` from the operating system's random source (getrandom).
+pub fn random_bytes(buf: &mut [u8]) -> std::io::Result<()> {
+    use argon2::password_hash::rand_core::{OsRng, RngCore};
+    OsRng.try_fill_bytes(buf).map_err(std::io::Error::other)
 }
 
 /// SHA-256 of bytes.

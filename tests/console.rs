@@ -853,3 +853,180 @@ fn an_operator_draws_a_zone_in_a_real_browser_and_check_accepts_it() {
     let names: Vec<String> = walk(&cal_dir);
     assert_eq!(names, ["vtest.toml"], "nothing else written in the folder");
 }
+
+/// The cookies a response sets, as `name=value` pairs.
+fn set_cookies(head: &str) -> Vec<String> {
+    head.lines()
+        .filter_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or(l.strip_prefix("Set-Cookie: "))
+        })
+        .map(|c| c.split(';').next().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Operator accounts: a console listening beyond loopback (0.0.0.0) with an account whose hash
+/// `streetwatch console --hash-password` made. Without a session every page goes to the login
+/// and every form is refused; a wrong password is refused; the right one opens a session
+/// (HttpOnly, SameSite=Strict cookie); a decision is recorded and published under the signed-in
+/// operator, whatever name the form carries; five failures in a minute lock the account even
+/// for the right password; signing out ends the session.
+#[test]
+fn operators_sign_in_and_decide_under_their_own_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(&dir.path().join("broker"), None);
+    let mut hasher = common::bin()
+        .args(["console", "--hash-password"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    hasher
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse battery\n")
+        .unwrap();
+    let out = hasher.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let hash = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    let port = free_port();
+    let cfg = dir.path().join("console.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"0.0.0.0:{port}\"\ndata_dir = \"data\"\n\n[[brokers]]\nname = \"edge\"\nhost = \"127.0.0.1\"\nport = {}\nclient_id = \"console-accounts\"\n\n[[operators]]\nname = \"wang.wu\"\ndisplay_name = \"王五\"\npassword_hash = \"{hash}\"\n",
+            broker.port
+        ),
+    )
+    .unwrap();
+    let (ok, out, err) = common::run(common::bin().arg("check").arg(&cfg));
+    assert!(ok, "{out}{err}");
+    let _con = console(&cfg, &dir.path().join("console.log"));
+    wait_port(port, "the console");
+    let feedback = Arc::new(Mutex::new(Vec::new()));
+    let publisher = Publisher::new(broker.port, feedback.clone());
+    let e = id(50);
+    publisher.send("alerts", alert(&e, &e, "start", None, "forecourt"));
+
+    // No session: pages go to the login, forms and the data behind pages are refused.
+    let (code, head, _) = http(port, "GET", "/", None, None);
+    assert!(code == 303 && head.contains("location: /login"), "{head}");
+    for path in ["/cameras", "/stats.csv", &format!("/cases/{e}"), "/zones"] {
+        assert_eq!(http(port, "GET", path, None, None).0, 303, "{path}");
+    }
+    assert_eq!(http(port, "GET", "/healthz", None, None).0, 200);
+    let (code, head, page) = http(port, "GET", "/login", None, None);
+    assert_eq!(code, 200);
+    let csrf_pair = set_cookies(&head)
+        .into_iter()
+        .next()
+        .expect("a CSRF cookie");
+    let token = csrf_pair.split_once('=').unwrap().1.to_string();
+    assert!(page.contains(&token));
+    let decide_form = |operator: &str| {
+        form(&[
+            ("csrf", &token),
+            ("decision", "dispatch"),
+            ("operator", operator),
+        ])
+    };
+    let path = format!("/cases/{e}/decide");
+    assert_eq!(
+        http(
+            port,
+            "POST",
+            &path,
+            Some(&csrf_pair),
+            Some(&decide_form("mallory"))
+        )
+        .0,
+        401,
+        "a decision without a session"
+    );
+    let sign_in = |password: &str| {
+        http(
+            port,
+            "POST",
+            "/login",
+            Some(&csrf_pair),
+            Some(&form(&[
+                ("csrf", &token),
+                ("name", "wang.wu"),
+                ("password", password),
+            ])),
+        )
+    };
+    let (code, _, page) = sign_in("wrong horse");
+    assert!(code == 401 && page.contains("login-error"), "{code}");
+    let (code, head, _) = sign_in("correct horse battery");
+    assert_eq!(code, 303, "{head}");
+    let session_line = head
+        .lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("set-cookie: sw_session=")
+        })
+        .expect("a session cookie")
+        .to_string();
+    assert!(
+        session_line.contains("HttpOnly") && session_line.contains("SameSite=Strict"),
+        "{session_line}"
+    );
+    let session = set_cookies(&head).into_iter().next().unwrap();
+    let cookies = format!("{csrf_pair}; {session}");
+
+    // Signed in: the case page has no name to type; the decision carries the operator's.
+    wait_for("the case", 10, || {
+        http(port, "GET", "/", Some(&cookies), None).2.contains(&e)
+    });
+    let (_, _, page) = http(port, "GET", &format!("/cases/{e}"), Some(&cookies), None);
+    assert!(
+        !page.contains("operator-dispatch") && page.contains("王五 (wang.wu)"),
+        "{page}"
+    );
+    assert_eq!(
+        http(
+            port,
+            "POST",
+            &path,
+            Some(&cookies),
+            Some(&decide_form("mallory"))
+        )
+        .0,
+        303
+    );
+    let (_, _, page) = http(port, "GET", &format!("/cases/{e}"), Some(&cookies), None);
+    assert!(
+        page.contains("已派遣") && page.contains("王五 (wang.wu)") && !page.contains("mallory")
+    );
+    wait_for("the dispatch on the feedback topic", 10, || {
+        feedback
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|m| m.contains(&e) && m.contains("王五 (wang.wu)") && !m.contains("mallory"))
+    });
+
+    // Signing out ends the session.
+    let (code, _, _) = http(
+        port,
+        "POST",
+        "/logout",
+        Some(&cookies),
+        Some(&form(&[("csrf", &token)])),
+    );
+    assert_eq!(code, 303);
+    assert_eq!(
+        http(port, "GET", "/", Some(&cookies), None).0,
+        303,
+        "the old session is gone"
+    );
+
+    // Five failures lock the account for a minute, even for the right password.
+    for _ in 0..5 {
+        assert_eq!(sign_in("guess").0, 401);
+    }
+    assert_eq!(sign_in("correct horse battery").0, 429);
+}

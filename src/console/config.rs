@@ -24,6 +24,25 @@ struct Raw {
     /// Folder of the cameras' calibration files the zone editor may change.
     #[serde(default)]
     calibrations: Option<PathBuf>,
+    /// Operator accounts: required to listen anywhere but loopback.
+    #[serde(default)]
+    operators: Vec<OperatorConfig>,
+    /// Mark cookies `Secure` (set when a proxy serves the console over HTTPS).
+    #[serde(default)]
+    secure_cookies: bool,
+}
+
+/// An operator's account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorConfig {
+    /// The login (letters, digits, `-`, `_`, `.`).
+    pub name: String,
+    /// Shown and recorded with decisions (e.g. the operator's name in Chinese).
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Argon2 PHC string from `streetwatch console --hash-password`.
+    pub password_hash: String,
 }
 
 fn default_listen() -> String {
@@ -69,6 +88,8 @@ pub struct ConsoleConfig {
     pub brokers: Vec<BrokerConfig>,
     /// The zone editor's folder (`None`: no editor).
     pub calibrations: Option<PathBuf>,
+    pub operators: Vec<OperatorConfig>,
+    pub secure_cookies: bool,
 }
 
 impl ConsoleConfig {
@@ -83,11 +104,44 @@ impl ConsoleConfig {
             .listen
             .parse()
             .map_err(|e| field("listen", format!("{}: {e}", raw.listen)))?;
-        if !listen.ip().is_loopback() {
+        for (i, o) in raw.operators.iter().enumerate() {
+            crate::ident::check(&o.name).map_err(|e| field("operators.name", e))?;
+            if raw.operators[..i].iter().any(|x| x.name == o.name) {
+                return Err(field(
+                    "operators.name",
+                    format!("duplicate name '{}'", o.name),
+                ));
+            }
+            if let Some(d) = &o.display_name {
+                if d.trim().is_empty() || d.chars().count() > 64 || d.chars().any(char::is_control)
+                {
+                    return Err(field(
+                        "operators.display_name",
+                        format!(
+                            "operator '{}': 1 to 64 characters, no control characters",
+                            o.name
+                        ),
+                    ));
+                }
+            }
+            match argon2::password_hash::PasswordHash::new(&o.password_hash) {
+                Ok(h) if h.algorithm.as_str().starts_with("argon2") && h.hash.is_some() => {}
+                _ => {
+                    return Err(field(
+                        "operators.password_hash",
+                        format!(
+                            "operator '{}': not an Argon2 hash (make one with: streetwatch console --hash-password)",
+                            o.name
+                        ),
+                    ))
+                }
+            }
+        }
+        if !listen.ip().is_loopback() && raw.operators.is_empty() {
             return Err(field(
                 "listen",
                 format!(
-                    "{listen} is reachable from other machines: this version has no operator accounts, so it serves loopback only (put a reverse proxy with authentication in front)"
+                    "{listen} is reachable from other machines: add operator accounts ([[operators]]) or listen on loopback"
                 ),
             ));
         }
@@ -169,6 +223,8 @@ impl ConsoleConfig {
             data_dir,
             brokers,
             calibrations,
+            operators: raw.operators,
+            secure_cookies: raw.secure_cookies,
         })
     }
 }
@@ -216,5 +272,37 @@ mod tests {
         }
         let pg = load(&format!("database = \"postgres://u@h/db\"\n{GOOD}")).unwrap();
         assert_eq!(pg.database, "postgres://u@h/db");
+    }
+
+    #[test]
+    fn listening_beyond_loopback_needs_operator_accounts() {
+        let hash = crate::console::auth::hash_password("pw").unwrap();
+        let op = |name: &str, hash: &str| {
+            format!("[[operators]]\nname = \"{name}\"\npassword_hash = \"{hash}\"\n")
+        };
+        let public = format!("listen = \"0.0.0.0:8080\"\n{GOOD}");
+        assert!(load(&public).unwrap_err().contains("[[operators]]"));
+        let c = load(&format!("{public}{}", op("wang.wu", &hash))).unwrap();
+        assert_eq!(c.operators.len(), 1);
+        for (extra, field) in [
+            (op("wang/wu", &hash), "operators.name"),
+            (
+                format!("{}{}", op("a", &hash), op("a", &hash)),
+                "operators.name",
+            ),
+            (op("a", "plaintext-password"), "operators.password_hash"),
+            (
+                op("a", "$pbkdf2-sha256$i=1000$c2FsdA$aGFzaA"),
+                "operators.password_hash",
+            ),
+            (
+                format!("{}display_name = \"\\n\"\n", op("a", &hash)),
+                "operators.display_name",
+            ),
+        ] {
+            let e = load(&format!("{public}{extra}")).unwrap_err();
+            assert!(e.contains(&format!("field {field}")), "{field}: {e}");
+            assert!(!e.contains(&hash), "the hash is not echoed: {e}");
+        }
     }
 }

@@ -149,7 +149,7 @@ pub async fn edit(
         ),
         Err(e) => (1280, 720, Vec::new(), Some(e.to_string()), file.clone()),
     };
-    let (jar, token) = csrf(jar);
+    let (jar, token) = csrf(jar, app.auth.secure_cookies);
     let data = EditorData {
         file: &file,
         width,

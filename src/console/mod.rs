@@ -5,9 +5,11 @@
 //!
 //! Layout: `config` (console.toml), `case` (the pure fold of alerts into cases), `board` (the
 //! cameras' state from status and health messages, pure), `stats` (counts and rates, pure),
-//! `store` (the database), `ingest` (the MQTT followers), `web` (the UI), `zones` (calibration
-//! edits, pure) and `editor` (the zone editor's pages).
+//! `store` (the database), `ingest` (the MQTT followers), `web` (the UI), `auth` (operator
+//! accounts and sessions), `zones` (calibration edits, pure) and `editor` (the zone editor's
+//! pages).
 
+pub mod auth;
 pub mod board;
 pub mod case;
 pub mod config;
@@ -62,6 +64,7 @@ async fn serve(cfg: ConsoleConfig) -> Result<()> {
         stats,
         calibrations: cfg.calibrations.clone(),
         zone_writes: tokio::sync::Mutex::new(()),
+        auth: auth::Auth::new(cfg.operators.clone(), cfg.secure_cookies),
     });
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await

@@ -9,17 +9,20 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use axum::extract::{Form, Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::extract::{Form, Path, Query, Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::Router;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use maud::{html, Markup, DOCTYPE};
 use tokio::sync::broadcast;
 use tokio_stream::StreamExt;
 
+use super::auth::{Auth, Refusal, SignedIn};
 use super::case::{type_label, Case, Decision, State as CaseState};
 use super::ingest::{now_ms, Feedback, IngestStats};
 use super::store::{Filter, Store};
@@ -35,9 +38,11 @@ pub struct App {
     pub calibrations: Option<PathBuf>,
     /// Zone saves one at a time.
     pub zone_writes: tokio::sync::Mutex<()>,
+    pub auth: Auth,
 }
 
 const CSRF: &str = "sw_csrf";
+const SESSION: &str = "sw_session";
 /// Most cases on one page.
 const PAGE: i64 = 200;
 
@@ -59,16 +64,140 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/zones/{file}/frame.jpg", get(super::editor::frame))
         .route("/healthz", get(healthz))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            require_login,
+        ))
         .with_state(app)
 }
 
-fn random_token() -> String {
-    use std::io::Read;
-    let mut b = [0u8; 32];
-    if std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut b))
-        .is_err()
+/// With operator accounts, every page but the login and `/healthz` needs a session: a page
+/// request goes to the login, anything else is refused (401). The session's operator is handed
+/// to the handlers.
+async fn require_login(
+    State(app): State<Arc<App>>,
+    jar: CookieJar,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if !app.auth.enabled() || matches!(req.uri().path(), "/login" | "/healthz") {
+        return next.run(req).await;
+    }
+    match jar
+        .get(SESSION)
+        .and_then(|c| app.auth.session(c.value(), now_ms()))
     {
+        Some(who) => {
+            req.extensions_mut().insert(who);
+            next.run(req).await
+        }
+        None if req.method() == Method::GET => Redirect::to("/login").into_response(),
+        None => error(StatusCode::UNAUTHORIZED, "sign in first: /login"),
+    }
+}
+
+fn cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .path("/")
+        .build()
+}
+
+fn login_markup(token: &str, message: Option<&str>) -> String {
+    let body = html! {
+        h1 { "sign in 登录" }
+        @if let Some(m) = message { p id="login-error" class="err" { (m) } }
+        form method="post" action="/login" {
+            input type="hidden" name="csrf" value=(token);
+            p { label { "operator 操作员 " input name="name" id="login-name" autocomplete="username" required; } }
+            p { label { "password 密码 " input type="password" name="password" id="login-password" autocomplete="current-password" required; } }
+            button type="submit" id="login-submit" { "sign in 登录" }
+        }
+    };
+    page("sign in 登录", body).into_string()
+}
+
+async fn login_page(State(app): State<Arc<App>>, jar: CookieJar) -> Response {
+    let (jar, token) = csrf(jar, app.auth.secure_cookies);
+    (jar, Html(login_markup(&token, None))).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct LoginForm {
+    csrf: String,
+    name: String,
+    password: String,
+}
+
+async fn login(
+    State(app): State<Arc<App>>,
+    jar: CookieJar,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    if !csrf_matches(&jar, &form.csrf) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "the form's token does not match: reload the page",
+        );
+    }
+    let name = form.name.clone();
+    let checker = app.clone();
+    // Argon2 takes tens of milliseconds of CPU: off the async threads.
+    let result = tokio::task::spawn_blocking(move || {
+        checker.auth.login(&form.name, &form.password, now_ms())
+    })
+    .await
+    .unwrap_or(Err(Refusal::Wrong));
+    match result {
+        Ok(session) => {
+            tracing::info!(operator = %name.trim(), "operator signed in");
+            let jar = jar.add(cookie(SESSION, session, app.auth.secure_cookies));
+            (jar, Redirect::to("/")).into_response()
+        }
+        Err(r) => {
+            let (code, msg) = match r {
+                Refusal::Wrong => (StatusCode::UNAUTHORIZED, "wrong operator or password 操作员或密码错误"),
+                Refusal::Locked => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many failed sign-ins for this operator: wait a minute 失败次数过多，请稍候",
+                ),
+            };
+            tracing::warn!(operator = %name.trim(), refusal = ?r, "sign-in refused");
+            (code, Html(login_markup(&form.csrf, Some(msg)))).into_response()
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct LogoutForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(app): State<Arc<App>>,
+    jar: CookieJar,
+    Form(form): Form<LogoutForm>,
+) -> Response {
+    if !csrf_matches(&jar, &form.csrf) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "the form's token does not match: reload the page",
+        );
+    }
+    if let Some(c) = jar.get(SESSION) {
+        app.auth.logout(c.value());
+    }
+    let jar = jar.remove(Cookie::build(SESSION).path("/"));
+    (jar, Redirect::to("/login")).into_response()
+}
+
+fn random_token() -> String {
+    let mut b = [0u8; 32];
+    if crate::digest::random_bytes(&mut b).is_err() {
         // Never a fixed token: fall back to the clock and the process id mixed by SHA-256.
         let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
         b.copy_from_slice(&crate::digest::sha256_parts(seed.as_bytes(), &[])[..32]);
@@ -82,7 +211,7 @@ pub(super) fn csrf_matches(jar: &CookieJar, token: &str) -> bool {
 }
 
 /// The page's CSRF token: the cookie's, or a new one set with the response.
-pub(super) fn csrf(jar: CookieJar) -> (CookieJar, String) {
+pub(super) fn csrf(jar: CookieJar, secure: bool) -> (CookieJar, String) {
     if let Some(c) = jar.get(CSRF) {
         if c.value().len() == 64 {
             let v = c.value().to_string();
@@ -90,12 +219,7 @@ pub(super) fn csrf(jar: CookieJar) -> (CookieJar, String) {
         }
     }
     let token = random_token();
-    let cookie = Cookie::build((CSRF, token.clone()))
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .path("/")
-        .build();
-    (jar.add(cookie), token)
+    (jar.add(cookie(CSRF, token.clone(), secure)), token)
 }
 
 pub(super) fn page(title: &str, body: Markup) -> Markup {
@@ -173,16 +297,24 @@ fn rows_markup(cases: &[Case]) -> Markup {
 async fn list(
     State(app): State<Arc<App>>,
     Query(filter): Query<Filter>,
+    who: Option<Extension<SignedIn>>,
     jar: CookieJar,
 ) -> Response {
     let cases = match app.store.cases(&filter, PAGE).await {
         Ok(c) => c,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     };
-    let (jar, _) = csrf(jar);
+    let (jar, token) = csrf(jar, app.auth.secure_cookies);
     let refused = app.stats.refused.load(Ordering::Relaxed);
     let sel = |v: &Option<String>| v.clone().unwrap_or_default();
     let body = html! {
+        @if let Some(Extension(w)) = &who {
+            form method="post" action="/logout" id="logout" {
+                "signed in as 操作员 " strong { (w.label) } " "
+                input type="hidden" name="csrf" value=(token);
+                button type="submit" { "sign out 退出" }
+            }
+        }
         form method="get" action="/" id="filters" {
             input name="site" placeholder="site 站点" value=(sel(&filter.site));
             input name="camera" placeholder="camera 摄像头" value=(sel(&filter.camera));
@@ -247,6 +379,7 @@ pub(super) fn error(code: StatusCode, msg: &str) -> Response {
 async fn case_page(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
+    who: Option<Extension<SignedIn>>,
     jar: CookieJar,
 ) -> Response {
     if crate::ident::check(&id).is_err() {
@@ -258,7 +391,7 @@ async fn case_page(
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     };
     let timeline = app.store.timeline(&id).await.unwrap_or_default();
-    let (jar, token) = csrf(jar);
+    let (jar, token) = csrf(jar, app.auth.secure_cookies);
     let a = &c.last;
     let m = &a.measures;
     let body = html! {
@@ -289,12 +422,15 @@ async fn case_page(
             form class="decide" method="post" action={"/cases/" (c.episode_id) "/decide"} {
                 input type="hidden" name="csrf" value=(token);
                 input type="hidden" name="decision" value=(d.as_str());
-                input name="operator" id={"operator-" (d.as_str())} placeholder="operator 处置人" required;
+                @if who.is_none() {
+                    input name="operator" id={"operator-" (d.as_str())} placeholder="operator 处置人" required;
+                }
                 button type="submit" id={"decide-" (d.as_str())} {
                     (match d { Decision::Dispatch => "dispatch 派遣", Decision::Dismiss => "dismiss as false alarm 误报", Decision::Close => "close 结案" })
                 }
             }
         }
+        @if let Some(Extension(w)) = &who { p class="hint" { "decisions are recorded as 处置人: " (w.label) } }
         h2 { "timeline 时间线" }
         ol id="timeline" {
             @for t in &timeline {
@@ -309,12 +445,15 @@ async fn case_page(
 struct DecideForm {
     csrf: String,
     decision: String,
+    /// Typed on a console without accounts; with accounts the session's operator decides.
+    #[serde(default)]
     operator: String,
 }
 
 async fn decide(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
+    who: Option<Extension<SignedIn>>,
     jar: CookieJar,
     Form(form): Form<DecideForm>,
 ) -> Response {
@@ -327,7 +466,10 @@ async fn decide(
     let Some(decision) = Decision::parse(&form.decision) else {
         return error(StatusCode::BAD_REQUEST, "no such decision");
     };
-    let operator = form.operator.trim();
+    let operator = match &who {
+        Some(Extension(w)) => w.label.as_str(),
+        None => form.operator.trim(),
+    };
     if operator.is_empty()
         || operator.chars().count() > 64
         || operator.chars().any(char::is_control)
