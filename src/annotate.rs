@@ -1,4 +1,5 @@
-//! Drawing on frames for people: zones, boxes, track ids and dwell times.
+//! Drawing on frames for people: zones, boxes, track ids and dwell times; and the evidence
+//! media written from them (JPEG snapshots, WebM clips).
 
 use opencv::core::{Mat, Point as CvPoint, Rect, Scalar, Vector};
 use opencv::imgproc;
@@ -279,4 +280,35 @@ pub fn encode_png(img: &Mat) -> Result<Vec<u8>> {
     let mut buf = Vector::<u8>::new();
     opencv::imgcodecs::imencode(".png", img, &mut buf, &Vector::new())?;
     Ok(buf.to_vec())
+}
+
+/// WebM (Matroska) files start with the EBML magic.
+pub const WEBM_MAGIC: [u8; 4] = [0x1A, 0x45, 0xDF, 0xA3];
+
+/// FFmpeg's WebM muxer gives each track a random TrackUID (repeated in the tags as
+/// TagTrackUID): in the header, before the first cluster, both are set from `seed`, so that the
+/// same frames make the same file (bundles are byte-identical run to run). Returns how many
+/// were set.
+pub fn webm_fixed_uids(bytes: &mut [u8], seed: &str) -> usize {
+    const CLUSTER: [u8; 4] = [0x1F, 0x43, 0xB6, 0x75];
+    let digest = crate::digest::sha256_parts(b"streetwatch-webm-track-uid", &[seed.as_bytes()]);
+    let mut uid = [0u8; 8];
+    uid.copy_from_slice(&digest[..8]);
+    uid[0] |= 1; // never zero
+    let head = bytes
+        .windows(4)
+        .position(|w| w == CLUSTER)
+        .unwrap_or(bytes.len())
+        .min(bytes.len());
+    let (mut i, mut n) = (0, 0);
+    while i + 11 <= head {
+        if matches!(bytes[i], 0x73 | 0x63) && bytes[i + 1] == 0xC5 && bytes[i + 2] == 0x88 {
+            bytes[i + 3..i + 11].copy_from_slice(&uid);
+            n += 1;
+            i += 11;
+        } else {
+            i += 1;
+        }
+    }
+    n
 }

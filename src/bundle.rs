@@ -9,7 +9,7 @@
 //! report.html              one self-contained page: timeline and episodes with their snapshots
 //! snapshots/<id>-<phase>.png            original frame (lossless) at start and end
 //! snapshots/<id>-<phase>.annotated.jpg  the same frame with zones, boxes, ids and dwell drawn
-//! clips/<episode id>.avi                original frames around the confirmation (MJPEG)
+//! clips/<episode id>.webm               original frames around the confirmation (WebM/VP8)
 //! ```
 //! Everything but the manifest's `run` field is a function of the inputs and settings, so two
 //! replays of the same footage give byte-identical alerts and manifests.

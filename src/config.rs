@@ -141,6 +141,26 @@ pub struct StorageConfig {
     /// image), and `streetwatch verify --key bundle.pub` checks saved alerts.
     #[serde(default)]
     pub sign_key: Option<PathBuf>,
+    /// An episode's clip: seconds before its start and after it (0 and 0: no clips).
+    #[serde(default = "default_clip_before")]
+    pub clip_before_s: f64,
+    #[serde(default = "default_clip_after")]
+    pub clip_after_s: f64,
+    /// Clips are scaled down to this width, pixels.
+    #[serde(default = "default_clip_width")]
+    pub clip_width: u32,
+}
+
+fn default_clip_before() -> f64 {
+    3.0
+}
+
+fn default_clip_after() -> f64 {
+    7.0
+}
+
+fn default_clip_width() -> u32 {
+    640
 }
 
 /// Most inference threads a configuration may ask for.
@@ -415,6 +435,20 @@ impl ServiceConfig {
         if raw.storage.dir.as_os_str().is_empty() {
             return Err(field("storage.dir", "empty".into()));
         }
+        for (name, v) in [
+            ("storage.clip_before_s", raw.storage.clip_before_s),
+            ("storage.clip_after_s", raw.storage.clip_after_s),
+        ] {
+            if !(v.is_finite() && (0.0..=30.0).contains(&v)) {
+                return Err(field(name, format!("{v}: seconds from 0 to 30")));
+            }
+        }
+        if !(160..=1920).contains(&raw.storage.clip_width) {
+            return Err(field(
+                "storage.clip_width",
+                format!("{}: pixels from 160 to 1920", raw.storage.clip_width),
+            ));
+        }
         if raw.storage.max_outbox == 0 {
             return Err(field("storage.max_outbox", "must be at least 1".into()));
         }
@@ -606,6 +640,21 @@ mod tests {
                 "dir = \"st\"",
                 "dir = \"st\"\nmax_outbox = 0",
                 "storage.max_outbox",
+            ),
+            (
+                "dir = \"st\"",
+                "dir = \"st\"\nclip_after_s = -1",
+                "storage.clip_after_s",
+            ),
+            (
+                "dir = \"st\"",
+                "dir = \"st\"\nclip_before_s = nan",
+                "storage.clip_before_s",
+            ),
+            (
+                "dir = \"st\"",
+                "dir = \"st\"\nclip_width = 100000",
+                "storage.clip_width",
             ),
         ] {
             assert!(good.contains(from), "{from}");

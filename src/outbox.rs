@@ -24,7 +24,7 @@ pub struct Entry {
     /// File name, which sorts in sending order.
     pub name: String,
     pub id: String,
-    /// `json` (an alert) or `jpg` (its snapshot).
+    /// `json` (an alert), `jpg` (its snapshot) or `webm` (its episode's clip).
     pub kind: String,
     pub payload: Vec<u8>,
 }
@@ -43,6 +43,10 @@ pub struct Outbox {
 /// Largest entry payload: the broker's packet limit (16 MiB, `service::mqtt`) less room for the
 /// topic and header.
 pub const MAX_PAYLOAD: usize = (16 << 20) - 4096;
+
+/// The kinds of entry, by file extension: an alert, its snapshot, its episode's clip. One list
+/// for what is stored, listed and sent.
+pub const KINDS: [&str; 3] = ["json", "jpg", "webm"];
 
 /// Folder (inside the outbox) that bad entries are moved to.
 pub const QUARANTINE: &str = "quarantine";
@@ -66,6 +70,11 @@ fn check_entry(name: &str, payload: &[u8]) -> std::result::Result<(String, Strin
             let camera = v.get("camera_id").and_then(|x| x.as_str()).unwrap_or("");
             crate::ident::check(camera).map_err(|e| format!("field camera_id: {e}"))?;
         }
+        "webm" => {
+            if !payload.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]) {
+                return Err("not a WebM file".into());
+            }
+        }
         _ => {
             if !(payload.starts_with(&[0xFF, 0xD8]) && payload.ends_with(&[0xFF, 0xD9])) {
                 return Err("not a whole JPEG".into());
@@ -75,24 +84,24 @@ fn check_entry(name: &str, payload: &[u8]) -> std::result::Result<(String, Strin
     Ok((id, kind))
 }
 
-/// The id and kind of an entry's file name `<20 digits>-<id>.<json|jpg>`; a snapshot's id is
-/// `<alert id>@<camera>`.
+/// The id and kind of an entry's file name `<20 digits>-<id>.<json|jpg|webm>`; a snapshot's
+/// or a clip's id is `<alert id>@<camera>`.
 fn parse_name(name: &str) -> std::result::Result<(String, String), String> {
     let (stem, kind) = name.rsplit_once('.').ok_or("no kind")?;
-    if kind != "json" && kind != "jpg" {
-        return Err(format!("kind '{kind}' is neither json nor jpg"));
+    if !KINDS.contains(&kind) {
+        return Err(format!("kind '{kind}' is not json, jpg or webm"));
     }
     let (seq, id) = stem.split_once('-').ok_or("no sequence number")?;
     if seq.len() != 20 || !seq.bytes().all(|b| b.is_ascii_digit()) {
         return Err("no 20-digit sequence number".into());
     }
-    let parts: Vec<&str> = if kind == "jpg" {
-        id.split('@').collect()
-    } else {
+    let parts: Vec<&str> = if kind == "json" {
         vec![id]
+    } else {
+        id.split('@').collect()
     };
-    if kind == "jpg" && parts.len() != 2 {
-        return Err("a snapshot's id is <alert id>@<camera>".into());
+    if kind != "json" && parts.len() != 2 {
+        return Err("a snapshot's or a clip's id is <alert id>@<camera>".into());
     }
     for p in parts {
         crate::ident::check(p)?;
@@ -133,7 +142,10 @@ impl Outbox {
             .map_err(|e| Error::io(dir, e))?
             .flatten()
             .filter_map(|e| e.file_name().to_str().map(str::to_string))
-            .filter(|n| n.ends_with(".json") || n.ends_with(".jpg"))
+            .filter(|n| {
+                n.rsplit_once('.')
+                    .is_some_and(|(_, kind)| KINDS.contains(&kind))
+            })
             .collect();
         names.sort();
         Ok(names)
@@ -144,7 +156,7 @@ impl Outbox {
         self.put_kind(id, "json", payload)
     }
 
-    /// Stores an entry of a kind (`json` alert, `jpg` snapshot) durably.
+    /// Stores an entry of a kind (`json` alert, `jpg` snapshot, `webm` clip) durably.
     pub fn put_kind(&self, id: &str, kind: &str, payload: &[u8]) -> Result<()> {
         let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
         let names = Self::names(&self.dir)?;
@@ -276,6 +288,30 @@ mod tests {
         let last = o.pending().unwrap().pop().unwrap();
         assert_eq!((last.id.as_str(), last.kind.as_str()), ("d@cam", "jpg"));
         assert_eq!(o.quarantined.load(Ordering::Relaxed), 0);
+    }
+
+    /// Every kind an entry is stored as is listed and sent (a clip kind stored but never
+    /// listed sat in the outbox for ever: the lists were two).
+    #[test]
+    fn every_kind_stored_is_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = Outbox::open(dir.path(), 100).unwrap();
+        const WEBM: &[u8] = &[0x1A, 0x45, 0xDF, 0xA3, 0x9F];
+        for kind in KINDS {
+            let payload = match kind {
+                "json" => alert("a"),
+                "jpg" => JPEG.to_vec(),
+                _ => WEBM.to_vec(),
+            };
+            let id = if kind == "json" { "a" } else { "a@cam" };
+            o.put_kind(id, kind, &payload).unwrap();
+        }
+        let kinds: Vec<String> = o.pending().unwrap().into_iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, KINDS);
+        assert_eq!(o.depth(), KINDS.len());
+        o.put_kind("b@cam", "webm", b"RIFF not webm").unwrap();
+        assert_eq!(o.pending().unwrap().len(), KINDS.len(), "a clip that is not WebM");
+        assert_eq!(o.quarantined.load(Ordering::Relaxed), 1);
     }
 
     /// The class of bad entries a box meets (a crash mid-write past the rename, a disk error,

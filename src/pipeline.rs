@@ -163,7 +163,94 @@ pub fn blur_boxes(img: &mut Mat, boxes: &[BBox]) -> Result<()> {
 /// A clip being written: original frames around an episode's confirmation.
 struct OpenClip {
     until: f64,
-    writer: opencv::videoio::VideoWriter,
+    writer: ClipWriter,
+}
+
+/// Most frames waiting for a clip's encoder (about 40 MiB at 768x576) before the analytics wait.
+const CLIP_QUEUE: usize = 32;
+
+/// A clip's encoder on a thread of its own: VP8 costs about 10 ms a frame at 768x576, which
+/// the replay's analytics thread hands over instead of waiting for.
+struct ClipWriter {
+    path: PathBuf,
+    tx: Option<std::sync::mpsc::SyncSender<Mat>>,
+    thread: Option<std::thread::JoinHandle<Result<()>>>,
+}
+
+impl ClipWriter {
+    fn open(path: PathBuf, fps: f64, size: opencv::core::Size) -> Result<ClipWriter> {
+        let fourcc = opencv::videoio::VideoWriter::fourcc('V', 'P', '8', '0')?;
+        let mut writer = opencv::videoio::VideoWriter::new_with_backend(
+            &path,
+            opencv::videoio::CAP_FFMPEG,
+            fourcc,
+            fps,
+            size,
+            true,
+        )?;
+        if !writer.is_opened()? {
+            return Err(Error::io(
+                &path,
+                std::io::Error::other("OpenCV (FFmpeg) cannot write this clip as WebM/VP8"),
+            ));
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Mat>(CLIP_QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("clip".into())
+            .spawn(move || -> Result<()> {
+                for frame in rx {
+                    writer.write(&frame)?;
+                }
+                writer.release()?;
+                Ok(())
+            })
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(ClipWriter {
+            path,
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues a frame (persons blurred first when asked).
+    fn write(&mut self, frame: &Mat, people: &[BBox], blur: Blur) -> Result<()> {
+        let mut copy = frame.clone();
+        if blur == Blur::Persons && !people.is_empty() {
+            blur_boxes(&mut copy, people)?;
+        }
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(copy).is_ok());
+        if !sent {
+            // The encoder stopped: its error says why.
+            return self.close();
+        }
+        Ok(())
+    }
+
+    /// Ends the clip: waits for its encoder to write the last frames, then makes the file
+    /// reproducible (its track id from its name, not random).
+    fn close(&mut self) -> Result<()> {
+        self.tx = None;
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(r)) => r?,
+            Some(Err(_)) => {
+                return Err(Error::io(
+                    &self.path,
+                    std::io::Error::other("the clip encoder panicked"),
+                ))
+            }
+            None => return Ok(()),
+        }
+        let mut bytes = std::fs::read(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        let seed = self
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        if crate::annotate::webm_fixed_uids(&mut bytes, &seed) > 0 {
+            std::fs::write(&self.path, &bytes).map_err(|e| Error::io(&self.path, e))?;
+        }
+        Ok(())
+    }
 }
 
 pub fn replay(
@@ -512,13 +599,13 @@ impl<'a> Evidence<'a> {
     /// time is up are closed) and the ring of frames before the next episode.
     fn frame(&mut self, t: f64, image: &Mat, people: &[BBox]) -> Result<()> {
         for c in self.open_clips.iter_mut() {
-            write_clip_frame(&mut c.writer, image, people, self.opts.blur)?;
+            c.writer.write(image, people, self.opts.blur)?;
         }
         let mut i = 0;
         while i < self.open_clips.len() {
             if t >= self.open_clips[i].until {
                 let mut c = self.open_clips.remove(i);
-                c.writer.release()?;
+                c.writer.close()?;
             } else {
                 i += 1;
             }
@@ -591,28 +678,15 @@ impl<'a> Evidence<'a> {
     /// Starts an episode's clip: the ring's frames (which hold this one), or this frame when no
     /// frames are kept before.
     fn open_clip(&mut self, episode_id: &str, shot: &Shot) -> Result<()> {
-        let path = self.clips_dir.join(format!("{episode_id}.avi"));
-        let fourcc = opencv::videoio::VideoWriter::fourcc('M', 'J', 'P', 'G')?;
-        let mut writer = opencv::videoio::VideoWriter::new_with_backend(
-            &path,
-            opencv::videoio::CAP_OPENCV_MJPEG,
-            fourcc,
-            self.fps,
-            self.size,
-            true,
-        )?;
-        if !writer.is_opened()? {
-            return Err(Error::io(
-                &path,
-                std::io::Error::other("OpenCV cannot write this clip"),
-            ));
-        }
+        // WebM/VP8: browsers play it (the report shows it in the page), unlike MJPEG AVI.
+        let path = self.clips_dir.join(format!("{episode_id}.webm"));
+        let mut writer = ClipWriter::open(path, self.fps, self.size)?;
         if self.opts.clip_before_s > 0.0 {
             for (_, f, boxes) in self.ring.iter() {
-                write_clip_frame(&mut writer, f, boxes, self.opts.blur)?;
+                writer.write(f, boxes, self.opts.blur)?;
             }
         } else {
-            write_clip_frame(&mut writer, shot.image, shot.people, self.opts.blur)?;
+            writer.write(shot.image, shot.people, self.opts.blur)?;
         }
         self.open_clips.push(OpenClip {
             until: shot.t + self.opts.clip_after_s,
@@ -625,7 +699,7 @@ impl<'a> Evidence<'a> {
     /// Closes the clips still open and the alerts file.
     fn finish(self) -> Result<()> {
         for mut c in self.open_clips {
-            c.writer.release()?;
+            c.writer.close()?;
         }
         self.sink.finish()
     }
@@ -760,21 +834,4 @@ fn detect_stage(
             return;
         }
     }
-}
-
-fn write_clip_frame(
-    w: &mut opencv::videoio::VideoWriter,
-    frame: &Mat,
-    people: &[BBox],
-    blur: Blur,
-) -> Result<()> {
-    use opencv::prelude::*;
-    if blur == Blur::Persons && !people.is_empty() {
-        let mut copy = frame.clone();
-        blur_boxes(&mut copy, people)?;
-        w.write(&copy)?;
-    } else {
-        w.write(frame)?;
-    }
-    Ok(())
 }

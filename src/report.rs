@@ -16,7 +16,7 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// `clips`: episode ids that have a clip in `clips/<id>.avi`.
+/// `clips`: episode ids that have a clip in `clips/<id>.webm`.
 pub fn render(m: &Manifest, alerts: &[Alert], clips: &[String]) -> String {
     let mut episodes: BTreeMap<&str, Vec<&Alert>> = BTreeMap::new();
     for a in alerts {
@@ -198,11 +198,12 @@ figure{{display:inline-block;margin:.3em}} figure img{{max-width:520px;border:1p
                 );
             }
         }
-        let clip = format!("clips/{id}.avi");
+        let clip = format!("clips/{id}.webm");
         if clips.iter().any(|c| c == id) {
             let _ = write!(
                 h,
-                "<p>clip: <a href=\"{}\">{}</a></p>",
+                "<p>clip: <a href=\"{}\">{}</a></p><video controls muted preload=\"metadata\" src=\"{}\"></video>",
+                esc(&clip),
                 esc(&clip),
                 esc(&clip)
             );

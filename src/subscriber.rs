@@ -25,7 +25,8 @@ pub struct Options {
     pub site: String,
     /// Persistent session id: the broker keeps alerts for this subscriber while it is away.
     pub client_id: String,
-    /// Save each alert as DIR/<id>.json and each snapshot as DIR/<name>.jpg.
+    /// Save each alert as DIR/<id>.json, each snapshot as DIR/<name>.jpg and each episode's
+    /// clip as DIR/<start alert id>.webm.
     pub save: Option<PathBuf>,
     /// Return after this many distinct alerts (0 = never).
     pub count: usize,
@@ -87,6 +88,11 @@ pub fn on_message(
     let snapshot = topic.split_once("/snapshots/").map(|(_, n)| n);
     if let (Some(dir), Some(name)) = (save, snapshot) {
         save_file(dir, name, "jpg", payload);
+        return Shown::Nothing;
+    }
+    let clip = topic.split_once("/clips/").map(|(_, n)| n);
+    if let (Some(dir), Some(name)) = (save, clip) {
+        save_file(dir, name, "webm", payload);
         return Shown::Nothing;
     }
     if topic.ends_with("/alerts") {
@@ -170,6 +176,7 @@ async fn follow(opts: Options) -> Result<()> {
                 ];
                 if opts.save.is_some() {
                     topics.push(format!("streetwatch/{site}/+/snapshots/+"));
+                    topics.push(format!("streetwatch/{site}/+/clips/+"));
                 }
                 for t in topics {
                     client

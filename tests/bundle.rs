@@ -94,7 +94,7 @@ fn bundle_verifies_and_every_flipped_byte_is_named() {
     }
     assert!(
         all.iter()
-            .any(|f| f.starts_with("clips/") && f.ends_with(".avi")),
+            .any(|f| f.starts_with("clips/") && f.ends_with(".webm")),
         "{all:?}"
     );
     assert!(

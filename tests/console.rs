@@ -368,6 +368,19 @@ fn suite(dir: &Path, database: Option<String>) {
         stats.contains("100.0 %") && stats.contains("占道经营"),
         "{stats}"
     );
+    // The case list by day.
+    assert!(list().contains(&e1));
+    let (_, _, page) = http(
+        port,
+        "GET",
+        &format!("/?from={today}&to={today}"),
+        None,
+        None,
+    );
+    assert!(page.contains(&e1) && page.contains(&e2), "today's cases");
+    let (_, _, page) = http(port, "GET", "/?to=2000-01-01", None, None);
+    assert!(!page.contains(&e1), "no case before 2000");
+    assert_eq!(http(port, "GET", "/?from=yesterday", None, None).0, 400);
     let (_, _, none) = http(port, "GET", "/stats.csv?to=2000-01-01", None, None);
     assert_eq!(
         none.trim().lines().count(),
@@ -451,6 +464,23 @@ fn walk(root: &Path) -> Vec<String> {
     out
 }
 
+/// Three seconds of the sample footage as the edge sends an episode's clip (WebM, 320 px).
+fn vtest_clip(dir: &Path) -> Vec<u8> {
+    use opencv::prelude::*;
+    let mut cap = opencv::videoio::VideoCapture::from_file(
+        common::sample("vtest.avi"),
+        opencv::videoio::CAP_ANY,
+    )
+    .unwrap();
+    let mut frames = Vec::new();
+    let mut f = opencv::core::Mat::default();
+    while frames.len() < 30 && cap.read(&mut f).unwrap() {
+        let jpeg = streetwatch::service::clips::shrink(&f, 320).unwrap();
+        frames.push((frames.len() as f64 / 10.0, jpeg));
+    }
+    streetwatch::service::clips::encode(&frames, 10.0, &dir.join("clip.webm")).unwrap()
+}
+
 /// chromedriver on a free port (Debian's `chromium-driver`), stopped when dropped.
 fn chromedriver() -> (Proc, u16) {
     let port = free_port();
@@ -501,7 +531,7 @@ fn dismiss_in_browser(dir: &Path, database: Option<String>) {
         ),
     )
     .unwrap();
-    let _con = console(&cfg, &dir.join("console.log"));
+    let mut con = console(&cfg, &dir.join("console.log"));
     wait_port(port, "the console");
     let feedback = Arc::new(Mutex::new(Vec::new()));
     let publisher = Publisher::new(broker.port, feedback.clone());
@@ -553,6 +583,7 @@ fn dismiss_in_browser(dir: &Path, database: Option<String>) {
         opencv::imgcodecs::imencode(".jpg", &frame, &mut jpeg, &opencv::core::Vector::new()).unwrap();
         let snapshot: Vec<u8> = jpeg.iter().collect();
         publisher.send(&format!("snapshots/{e}"), snapshot);
+        publisher.send(&format!("clips/{e}"), vtest_clip(dir));
         let t0 = Instant::now();
         publisher.send("alerts", alert(&e, &e, "start", None, "forecourt"));
         c.wait()
@@ -577,6 +608,18 @@ fn dismiss_in_browser(dir: &Path, database: Option<String>) {
             .send_keys("王五")
             .await
             .unwrap();
+        // The episode's clip plays in the page (WebM/VP8 as the edge encodes it).
+        let played = c
+            .execute_async(
+                "const done = arguments[arguments.length - 1]; const v = document.getElementById('clip');\
+                 const report = () => done([v.readyState, v.duration, v.videoWidth, v.error ? v.error.code : 0]);\
+                 if (v.readyState >= 2) report(); else { v.addEventListener('loadeddata', report); v.addEventListener('error', report); }",
+                vec![],
+            )
+            .await
+            .expect("a clip element on the case page");
+        let p: Vec<f64> = (0..4).map(|i| played[i].as_f64().unwrap_or(-1.0)).collect();
+        assert!(p[0] >= 2.0 && p[1] > 2.0 && p[2] == 320.0 && p[3] == 0.0, "the clip does not play: readyState, duration, width, error = {p:?}");
         c.find(Locator::Id("decide-dismiss")).await.unwrap().click().await.unwrap();
         c.wait()
             .at_most(Duration::from_secs(10))
@@ -588,6 +631,25 @@ fn dismiss_in_browser(dir: &Path, database: Option<String>) {
         c.refresh().await.unwrap();
         let page = c.source().await.unwrap();
         assert!(page.contains("误报") && page.contains("王五"), "not stored");
+        // The console restarts; an alert published while it was down is a case after it, and
+        // every earlier case is still on the list.
+        con.stop();
+        let late = id(41);
+        publisher.send("alerts", alert(&late, &late, "start", None, "north-pavement"));
+        std::thread::sleep(Duration::from_millis(300));
+        let _con2 = console(&cfg, &dir.join("console2.log"));
+        wait_port(port, "the console again");
+        c.goto(&format!("http://127.0.0.1:{port}/")).await.unwrap();
+        c.wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(&format!("tr[data-episode='{late}']")))
+            .await
+            .expect("the case published while the console was down");
+        for earlier in [id(30), id(31), e.clone()] {
+            c.find(Locator::Css(&format!("tr[data-episode='{earlier}']")))
+                .await
+                .unwrap_or_else(|_| panic!("case {earlier} lost in the restart"));
+        }
         c.close().await.unwrap();
         eprintln!(
             "[console] browser ({}): a published case shown on the open page after {shown:?}",

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::alert::Alert;
 use crate::rules::{Phase, Reason};
-use crate::violation::ViolationType;
+use crate::violation::{Subtype, ViolationType};
 
 /// What an operator decided about a case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +104,21 @@ pub fn type_label(t: ViolationType) -> (&'static str, &'static str) {
         ViolationType::Vending => ("street vending", "占道经营"),
         ViolationType::Parking => ("two-wheeler parking", "非机动车乱停放"),
         ViolationType::Smoke => ("outdoor barbecue", "露天烧烤"),
+    }
+}
+
+/// English and Chinese labels of a subtype (the kind of violation within its type).
+pub fn subtype_label(s: Subtype) -> (&'static str, &'static str) {
+    match s {
+        Subtype::MobileVendor => ("mobile vendor", "流动摊贩"),
+        Subtype::OutOfStore => ("out-of-store business", "店外经营"),
+        Subtype::PiledGoods => ("piled goods", "占道堆物"),
+        Subtype::PersonOccupation => ("occupation", "占道"),
+        Subtype::NoParkingZone => ("parked in a no-parking zone", "禁停区停放"),
+        Subtype::OverCapacity => ("over capacity", "超容停放"),
+        Subtype::Disorder => ("disorderly parking", "乱停乱放"),
+        Subtype::WalkwayBlocked => ("walkway blocked", "占用通道"),
+        Subtype::Barbecue => ("outdoor barbecue", "露天烧烤"),
     }
 }
 

@@ -28,6 +28,7 @@ pub struct IngestStats {
     pub alerts: AtomicU64,
     pub duplicates: AtomicU64,
     pub snapshots: AtomicU64,
+    pub clips: AtomicU64,
     pub refused: AtomicU64,
     pub connected: AtomicU64,
 }
@@ -40,6 +41,7 @@ pub fn topics(share_group: Option<&str>) -> Vec<String> {
     [
         "streetwatch/+/+/alerts",
         "streetwatch/+/+/snapshots/+",
+        "streetwatch/+/+/clips/+",
         "streetwatch/+/+/status",
         "streetwatch/+/status",
         "streetwatch/+/health",
@@ -60,7 +62,13 @@ pub fn now_ms() -> i64 {
 #[derive(Debug, PartialEq)]
 pub enum Message {
     Alert(Box<Alert>),
-    Snapshot { alert_id: String },
+    Snapshot {
+        alert_id: String,
+    },
+    /// An episode's clip (WebM), named by its start alert.
+    Clip {
+        alert_id: String,
+    },
     Status,
 }
 
@@ -77,6 +85,18 @@ pub fn classify(topic: &str, payload: &[u8]) -> std::result::Result<Message, Str
                 return Err("snapshot is not a JPEG".into());
             }
             Ok(Message::Snapshot {
+                alert_id: id.to_string(),
+            })
+        }
+        ["streetwatch", _, _, "clips", id] => {
+            crate::ident::check(id).map_err(|e| format!("clip id: {e}"))?;
+            if payload.len() > MAX_SNAPSHOT {
+                return Err(format!("clip of {} bytes", payload.len()));
+            }
+            if !payload.starts_with(&crate::annotate::WEBM_MAGIC) {
+                return Err("clip is not WebM".into());
+            }
+            Ok(Message::Clip {
                 alert_id: id.to_string(),
             })
         }
@@ -279,20 +299,23 @@ async fn handle(
             }
         }
         Ok(Message::Snapshot { alert_id }) => {
-            let dir = data_dir.join("snapshots");
-            let path = dir.join(format!("{alert_id}.jpg"));
-            let tmp = dir.join(format!("{alert_id}.jpg.tmp"));
-            let written = std::fs::create_dir_all(&dir)
-                .and_then(|()| std::fs::write(&tmp, payload))
-                .and_then(|()| std::fs::rename(&tmp, &path));
-            match written {
-                Ok(()) => {
-                    stats.snapshots.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(e) => {
-                    let _ = std::fs::remove_file(&tmp);
-                    tracing::error!(file = %path.display(), error = %e, "cannot store a snapshot");
-                }
+            if store_file(
+                &data_dir.join("snapshots"),
+                &format!("{alert_id}.jpg"),
+                payload,
+            ) {
+                stats.snapshots.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(Message::Clip { alert_id }) => {
+            if store_file(
+                &data_dir.join("clips"),
+                &format!("{alert_id}.webm"),
+                payload,
+            ) {
+                stats.clips.fetch_add(1, Ordering::Relaxed);
+                // The case page shows its clip.
+                let _ = updates.send(alert_id);
             }
         }
         Ok(Message::Status) => {
@@ -302,6 +325,21 @@ async fn handle(
             }
         }
     }
+}
+
+/// Writes an evidence file (a checked plain name) in its folder, whole or not at all.
+fn store_file(dir: &std::path::Path, name: &str, payload: &[u8]) -> bool {
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    let written = std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&tmp, payload))
+        .and_then(|()| std::fs::rename(&tmp, &path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        tracing::error!(file = %path.display(), error = %e, "cannot store a file");
+        return false;
+    }
+    true
 }
 
 #[cfg(test)]
@@ -322,6 +360,12 @@ mod tests {
                 alert_id: "a-1".into()
             })
         );
+        assert_eq!(
+            classify("streetwatch/s/c/clips/a-1", &[0x1A, 0x45, 0xDF, 0xA3, 0x9F]),
+            Ok(Message::Clip {
+                alert_id: "a-1".into()
+            })
+        );
         for (topic, payload) in [
             ("streetwatch/s/c/alerts", b"{not json".to_vec()),
             (
@@ -335,6 +379,12 @@ mod tests {
             ("streetwatch/s/c/alerts", vec![b' '; MAX_JSON + 1]),
             ("streetwatch/s/c/snapshots/..", jpeg.to_vec()),
             ("streetwatch/s/c/snapshots/a-1", b"GIF89a".to_vec()),
+            ("streetwatch/s/c/clips/a-1", b"RIFF....AVI ".to_vec()),
+            ("streetwatch/s/c/clips/..", vec![0x1A, 0x45, 0xDF, 0xA3]),
+            (
+                "streetwatch/s/c/clips/a-1",
+                [&[0x1A, 0x45, 0xDF, 0xA3][..], &vec![0; MAX_SNAPSHOT]].concat(),
+            ),
             ("streetwatch/s/c/status", b"\xff\xfe".to_vec()),
             ("other/topic", b"{}".to_vec()),
         ] {

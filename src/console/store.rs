@@ -37,6 +37,9 @@ pub struct Filter {
     #[serde(rename = "type")]
     pub event_type: Option<String>,
     pub state: Option<String>,
+    /// Raised on or after / on or before this day (`YYYY-MM-DD`, the camera's local date).
+    pub from: Option<String>,
+    pub to: Option<String>,
 }
 
 /// One message of a case's timeline.
@@ -174,16 +177,18 @@ impl Store {
     pub async fn cases(&self, filter: &Filter, limit: i64) -> StoreResult<Vec<Case>> {
         let mut sql = format!("{SELECT_CASE} WHERE 1 = 1");
         let mut binds: Vec<&str> = Vec::new();
-        for (column, value) in [
-            ("site", &filter.site),
-            ("camera_id", &filter.camera),
-            ("grid_cell", &filter.grid_cell),
-            ("type", &filter.event_type),
-            ("state", &filter.state),
+        for (column, op, value) in [
+            ("site", "=", &filter.site),
+            ("camera_id", "=", &filter.camera),
+            ("grid_cell", "=", &filter.grid_cell),
+            ("type", "=", &filter.event_type),
+            ("state", "=", &filter.state),
+            ("day", ">=", &filter.from),
+            ("day", "<=", &filter.to),
         ] {
             if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
                 binds.push(v);
-                sql.push_str(&format!(" AND {column} = ${}", binds.len()));
+                sql.push_str(&format!(" AND {column} {op} ${}", binds.len()));
             }
         }
         sql.push_str(&format!(

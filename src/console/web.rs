@@ -23,7 +23,7 @@ use tokio::sync::broadcast;
 use tokio_stream::StreamExt;
 
 use super::auth::{Auth, Refusal, SignedIn};
-use super::case::{type_label, Case, Decision, State as CaseState};
+use super::case::{subtype_label, type_label, Case, Decision, State as CaseState};
 use super::ingest::{now_ms, Feedback, IngestStats};
 use super::store::{Filter, Store};
 use crate::violation::ViolationType;
@@ -54,6 +54,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/cases/{id}", get(case_page))
         .route("/cases/{id}/decide", post(decide))
         .route("/snapshots/{file}", get(snapshot))
+        .route("/clips/{file}", get(clip))
         .route("/cameras", get(cameras))
         .route("/stats", get(stats_page))
         .route("/stats.csv", get(stats_csv))
@@ -252,7 +253,7 @@ header a{font-weight:bold;text-decoration:none;color:#123}nav{display:inline;mar
 .cam-online{color:#070}.cam-reconnecting{color:#a60}.cam-offline,.cam-silent,.view-bad{color:#b00;font-weight:bold}\
 table{border-collapse:collapse;width:100%;background:#fff}td,th{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:left}\
 .state-open{color:#b00}.state-cleared_on_camera{color:#a60}.state-dismissed{color:#777}.state-dispatched{color:#06a}\
-img{max-width:48%;margin:.2em;border:1px solid #ccc}\
+img{max-width:48%;margin:.2em;border:1px solid #ccc}video{max-width:96%}\
 #editor{display:flex;gap:1em;align-items:flex-start}#view{position:relative;flex:3;background:#333}\
 #view img,#view svg{position:absolute;left:0;top:0;width:100%;height:100%;max-width:none;margin:0;border:0;user-select:none}\
 #panel{flex:1;min-width:18em}#grid polyline{fill:none;stroke:#0ff;stroke-opacity:.45;stroke-width:1}\
@@ -272,6 +273,11 @@ fn type_cell(t: ViolationType) -> Markup {
     html! { (zh) " " (en) }
 }
 
+fn subtype_cell(s: crate::violation::Subtype) -> Markup {
+    let (en, zh) = subtype_label(s);
+    html! { (zh) " " (en) }
+}
+
 fn when(ms: i64) -> String {
     crate::time::format_rfc3339(ms as f64 / 1000.0, &crate::time::TimeZone::UTC)
 }
@@ -283,7 +289,7 @@ fn rows_markup(cases: &[Case]) -> Markup {
                 // The camera's time when it is known, else when the console received it.
                 td { a href={"/cases/" (c.episode_id)} { (c.last.first_seen_wall.clone().unwrap_or_else(|| when(c.received_ms))) } }
                 td { (type_cell(c.last.event_type)) }
-                td { (c.last.subtype.to_string()) }
+                td { (subtype_cell(c.last.subtype)) }
                 td { (c.last.site) " / " (c.last.camera_id) }
                 td { (c.last.grid_cell) }
                 td { (c.last.zone) }
@@ -300,6 +306,9 @@ async fn list(
     who: Option<Extension<SignedIn>>,
     jar: CookieJar,
 ) -> Response {
+    if let Err(e) = day(&filter.from, "from").and(day(&filter.to, "to")) {
+        return error(StatusCode::BAD_REQUEST, &e);
+    }
     let cases = match app.store.cases(&filter, PAGE).await {
         Ok(c) => c,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
@@ -332,6 +341,9 @@ async fn list(
                     option value=(s.as_str()) selected[filter.state.as_deref() == Some(s.as_str())] { (s.label().1) " " (s.label().0) }
                 }
             }
+            " from 从 " input type="date" name="from" value=(sel(&filter.from));
+            " to 至 " input type="date" name="to" value=(sel(&filter.to));
+            " "
             button type="submit" { "filter 筛选" }
         }
         table {
@@ -350,6 +362,9 @@ es.onmessage=async()=>{const r=await fetch('/rows'+location.search);\
 if(r.ok){document.getElementById('cases').innerHTML=await r.text();}};";
 
 async fn rows(State(app): State<Arc<App>>, Query(filter): Query<Filter>) -> Response {
+    if let Err(e) = day(&filter.from, "from").and(day(&filter.to, "to")) {
+        return error(StatusCode::BAD_REQUEST, &e);
+    }
     match app.store.cases(&filter, PAGE).await {
         Ok(c) => Html(rows_markup(&c).into_string()).into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
@@ -391,11 +406,19 @@ async fn case_page(
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     };
     let timeline = app.store.timeline(&id).await.unwrap_or_default();
+    // The episode's clip, named by its start alert, once the edge has sent it.
+    let has_clip = tokio::fs::metadata(
+        app.data_dir
+            .join("clips")
+            .join(format!("{}.webm", c.first_alert)),
+    )
+    .await
+    .is_ok();
     let (jar, token) = csrf(jar, app.auth.secure_cookies);
     let a = &c.last;
     let m = &a.measures;
     let body = html! {
-        h1 { (type_cell(a.event_type)) " · " (a.subtype.to_string()) }
+        h1 { (type_cell(a.event_type)) " · " (subtype_cell(a.subtype)) }
         p id="state" { (state_cell(c.state())) }
         table {
             tr { th { "episode 事件" } td { (c.episode_id) } }
@@ -417,6 +440,12 @@ async fn case_page(
         div class="snapshots" {
             img alt="start 开始" src={"/snapshots/" (c.first_alert) ".jpg"};
             @if let Some(end) = &c.end_alert { img alt="end 结束" src={"/snapshots/" (end) ".jpg"}; }
+        }
+        @if has_clip {
+            h2 { "clip 视频" }
+            video id="clip" controls muted preload="auto" src={"/clips/" (c.first_alert) ".webm"} {}
+        } @else {
+            p class="hint" id="no-clip" { "no clip yet 暂无视频 (the edge sends it after the episode's first seconds)" }
         }
         @for d in Decision::ALL {
             form class="decide" method="post" action={"/cases/" (c.episode_id) "/decide"} {
@@ -509,6 +538,19 @@ async fn decide(
     Redirect::to(&format!("/cases/{id}")).into_response()
 }
 
+async fn clip(State(app): State<Arc<App>>, Path(file): Path<String>) -> Response {
+    let Some(id) = file.strip_suffix(".webm") else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if crate::ident::check(id).is_err() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    match tokio::fs::read(app.data_dir.join("clips").join(format!("{id}.webm"))).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, "video/webm")], bytes).into_response(),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 async fn snapshot(State(app): State<Arc<App>>, Path(file): Path<String>) -> Response {
     let Some(id) = file.strip_suffix(".jpg") else {
         return StatusCode::NOT_FOUND.into_response();
@@ -535,6 +577,7 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
         "alerts_stored": st.alerts.load(Ordering::Relaxed),
         "duplicates": st.duplicates.load(Ordering::Relaxed),
         "snapshots": st.snapshots.load(Ordering::Relaxed),
+        "clips": st.clips.load(Ordering::Relaxed),
         "refused": st.refused.load(Ordering::Relaxed),
         "broker_connections": st.connected.load(Ordering::Relaxed),
     }))

@@ -4,6 +4,7 @@
 //! outbox to MQTT, a Prometheus endpoint, and a graceful shutdown on SIGTERM/SIGINT.
 
 pub mod capture;
+pub mod clips;
 pub mod episodes;
 pub mod metrics;
 pub mod mqtt;
@@ -147,6 +148,12 @@ pub fn run(
         decided: Decided::default(),
         kick: kick.clone(),
         metrics: metrics.clone(),
+        clips: clips::Recorder::new(
+            cfg.cameras.len(),
+            cfg.storage.clip_before_s,
+            cfg.storage.clip_after_s,
+        ),
+        encoder: None,
     };
     worker.restore(carried);
     // View watch: cameras whose calibration names a reference view.
@@ -286,6 +293,53 @@ struct AnalyticsWorker {
     decided: Decided,
     kick: Arc<Notify>,
     metrics: Arc<Metrics>,
+    /// Episodes' clips: the frames kept and the clips being filled.
+    clips: clips::Recorder,
+    /// The clip encoder thread (started with the worker when clips are on).
+    encoder: Option<Encoder>,
+}
+
+/// The clip encoder: finished clips go in, WebM files (or why not) come back.
+struct Encoder {
+    jobs: std::sync::mpsc::Sender<(clips::Finished, f64)>,
+    done: std::sync::mpsc::Receiver<(String, usize, Result<Vec<u8>>)>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Encoder {
+    /// Encodes on a thread of its own at a lower priority than inference, through temporary
+    /// files `.encoding-<id>.webm` in the storage folder (left-overs of a killed run removed).
+    fn start(dir: std::path::PathBuf) -> Result<Encoder> {
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if name.starts_with(".encoding-") && name.ends_with(".webm") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        let (jobs, rx) = std::sync::mpsc::channel::<(clips::Finished, f64)>();
+        let (tx, done) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("clips".into())
+            .spawn(move || {
+                // SAFETY: plain system calls on this thread's own id and priority.
+                unsafe {
+                    libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
+                }
+                for (clip, fps) in rx {
+                    let tmp = dir.join(format!(".encoding-{}.webm", clip.alert_id));
+                    let started = Instant::now();
+                    let result = clips::encode(&clip.frames, fps, &tmp);
+                    tracing::debug!(alert = %clip.alert_id, frames = clip.frames.len(), ms = started.elapsed().as_millis() as u64, "clip encoded");
+                    if tx.send((clip.alert_id, clip.camera, result)).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| Error::io("clip encoder thread", e))?;
+        Ok(Encoder { jobs, done, thread })
+    }
 }
 
 /// Seconds a carried episode has, beyond its zone's confirmation and clear times, to be
@@ -294,10 +348,57 @@ const RESTART_GRACE: f64 = 30.0;
 
 impl AnalyticsWorker {
     fn run(&mut self, jobs: std::sync::mpsc::Receiver<Job>) {
+        if self.clips.enabled() {
+            match Encoder::start(self.cfg.storage.dir.clone()) {
+                Ok(e) => self.encoder = Some(e),
+                Err(e) => tracing::error!(error = %e, "no clips: the encoder cannot start"),
+            }
+        }
         for job in jobs {
             self.step(job);
         }
         save_open(&mut self.open, &self.storage, false);
+        // The clips being filled end here; those encoded are stored before the worker ends.
+        let left = self.clips.flush();
+        self.encode(left);
+        if let Some(enc) = self.encoder.take() {
+            drop(enc.jobs);
+            let _ = enc.thread.join();
+            let results: Vec<_> = enc.done.try_iter().collect();
+            for r in results {
+                self.store_clip(r);
+            }
+            self.kick.notify_one();
+        }
+    }
+
+    /// Hands finished clips to the encoder.
+    fn encode(&self, finished: Vec<clips::Finished>) {
+        let Some(enc) = &self.encoder else {
+            return;
+        };
+        for clip in finished {
+            let fps = self.cfg.cameras[clip.camera].detect_fps;
+            let _ = enc.jobs.send((clip, fps));
+        }
+    }
+
+    fn store_clip(&mut self, (alert_id, camera, result): (String, usize, Result<Vec<u8>>)) {
+        let cam = &self.cfg.cameras[camera].id;
+        match result {
+            Ok(webm) => {
+                if self.storage.record_clip(&alert_id, cam, &webm) {
+                    tracing::info!(camera = %cam, alert = %alert_id, bytes = webm.len(), "clip stored");
+                }
+            }
+            Err(e) => {
+                self.storage
+                    .stats
+                    .clips_skipped
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::error!(camera = %cam, alert = %alert_id, error = %e, "cannot encode a clip");
+            }
+        }
     }
 
     /// Takes over the episodes the previous run left open: each goes on in its camera's
@@ -367,6 +468,15 @@ impl AnalyticsWorker {
                 Vec::new()
             }
         };
+        if self.encoder.is_some() {
+            match clips::shrink(&frame.image, self.cfg.storage.clip_width as i32) {
+                Ok(jpeg) => {
+                    let finished = self.clips.frame(i, frame.unix, jpeg);
+                    self.encode(finished);
+                }
+                Err(e) => tracing::warn!(error = %e, "a frame could not be kept for clips"),
+            }
+        }
         while let Ok(f) = self.feedback.try_recv() {
             self.decided.decide(&f.episode_id, &f.decision);
         }
@@ -398,6 +508,9 @@ impl AnalyticsWorker {
             // told; the snapshot goes first, so that a subscriber has the image when the alert
             // arrives; without room for it, the alert goes alone.
             self.storage.record(&mut alert, &jpeg);
+            if ev.phase == rules::Phase::Start {
+                self.clips.start(i, &alert.id, frame.unix);
+            }
             self.kick.notify_one();
             tracing::info!(camera = %cam.id, "{}", alert.summary());
         }
@@ -413,6 +526,16 @@ impl AnalyticsWorker {
             }
         }
         save_open(&mut self.open, &self.storage, true);
+        // Clips the encoder has finished go to storage and the outbox.
+        let results: Vec<_> = self
+            .encoder
+            .as_ref()
+            .map(|e| e.done.try_iter().collect())
+            .unwrap_or_default();
+        for r in results {
+            self.store_clip(r);
+            self.kick.notify_one();
+        }
         self.storage.retry_held(false);
         self.metrics.record(
             i,

@@ -4,6 +4,7 @@
 //! Topics (`{site}` and `{camera}` from the configuration):
 //! - `streetwatch/{site}/{camera}/alerts`  alert payloads (QoS 1)
 //! - `streetwatch/{site}/{camera}/snapshots/{alert id}`  the alert's annotated JPEG (QoS 1)
+//! - `streetwatch/{site}/{camera}/clips/{start alert id}`  the episode's WebM clip (QoS 1)
 //! - `streetwatch/{site}/{camera}/status`  camera online/offline (retained, QoS 1)
 //! - `streetwatch/{site}/status`           service online/offline (retained, QoS 1, last will)
 //! - `streetwatch/{site}/health`           fps, lag, drops, inference time per camera (QoS 0)
@@ -408,10 +409,15 @@ fn send_pending(
         to_send.push(e);
     }
     for e in to_send {
-        // Alerts name their camera; a snapshot's entry id is `<alert id>@<camera>`.
-        let topic = if e.kind == "jpg" {
+        // Alerts name their camera; a snapshot's or a clip's entry id is `<alert id>@<camera>`.
+        let topic = if e.kind == "jpg" || e.kind == "webm" {
             let (alert, camera) = e.id.split_once('@').unwrap_or((e.id.as_str(), "unknown"));
-            format!("streetwatch/{site}/{camera}/snapshots/{alert}")
+            let what = if e.kind == "jpg" {
+                "snapshots"
+            } else {
+                "clips"
+            };
+            format!("streetwatch/{site}/{camera}/{what}/{alert}")
         } else {
             let camera = serde_json::from_slice::<serde_json::Value>(&e.payload)
                 .ok()

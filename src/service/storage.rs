@@ -1,5 +1,5 @@
-//! The service's storage as a bounded, monitored resource: `snapshots/` (oldest removed past
-//! `max_snapshots_mb`), `alerts.jsonl` (rotated to `alerts.jsonl.1` past `max_log_mb`), the
+//! The service's storage as a bounded, monitored resource: `snapshots/` (the alerts' images
+//! and the episodes' clips, one budget: oldest removed past `max_snapshots_mb`), `alerts.jsonl` (rotated to `alerts.jsonl.1` past `max_log_mb`), the
 //! outbox, and a free-space floor (`min_free_mb`).
 //!
 //! An alert is kept before anything else: below the floor its snapshot is skipped (the alert
@@ -39,6 +39,8 @@ pub struct StorageStats {
     pub held_dropped: AtomicU64,
     /// Whether the free space is below the floor now.
     pub low: AtomicBool,
+    /// Clips not kept (the disk below its floor, or a write failed).
+    pub clips_skipped: AtomicU64,
 }
 
 pub struct Storage {
@@ -207,6 +209,36 @@ impl Storage {
             .held
             .store(self.held.len() as u64, Ordering::Relaxed);
         self.held.is_empty()
+    }
+
+    /// Stores an episode's clip (WebM) in the evidence budget beside the snapshots and in the
+    /// outbox as `<alert id>@<camera>` (kind `webm`); skipped (counted) when the disk is below
+    /// its floor. Returns whether it was stored.
+    pub fn record_clip(&mut self, alert_id: &str, camera: &str, webm: &[u8]) -> bool {
+        let size = webm.len() as u64;
+        if webm.is_empty() || !self.room_for(2 * size) {
+            self.stats.clips_skipped.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        let path = self.snapshots.join(format!("{alert_id}.webm"));
+        self.make_room(size);
+        if let Err(e) = std::fs::write(&path, webm) {
+            let _ = std::fs::remove_file(&path);
+            self.failed("write a clip", &path, &e);
+            return false;
+        }
+        self.snaps.push_back((path.clone(), size));
+        self.snaps_bytes += size;
+        match self
+            .outbox
+            .put_kind(&format!("{alert_id}@{camera}"), "webm", webm)
+        {
+            Ok(()) => true,
+            Err(e) => {
+                self.failed("store a clip in the outbox", &path, &e);
+                false
+            }
+        }
     }
 
     /// Offers held alerts to the outbox, oldest first, until one is refused. Without `now`, at
