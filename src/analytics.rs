@@ -62,15 +62,25 @@ pub fn tracker_config(det: &Detector) -> TrackerConfig {
 
 /// Episodes the control room decided on (from the console's feedback topic): a dismissed
 /// (false alarm) or closed episode is not raised again by its updates; its end still goes out,
-/// so the case shows that the camera saw it clear.
+/// so the case shows that the camera saw it clear. Decisions about episodes this box no longer
+/// has (they arrive late, through the persistent feedback session) are forgotten oldest first
+/// past `MAX_DECIDED`.
 #[derive(Debug, Default)]
-pub struct Decided(HashSet<String>);
+pub struct Decided(HashSet<String>, std::collections::VecDeque<String>);
+
+/// Most decisions kept.
+pub const MAX_DECIDED: usize = 10_000;
 
 impl Decided {
     /// Records a decision (`dispatch`, `dismiss`, `close`) about an episode.
     pub fn decide(&mut self, episode_id: &str, decision: &str) {
-        if matches!(decision, "dismiss" | "close") {
-            self.0.insert(episode_id.to_string());
+        if matches!(decision, "dismiss" | "close") && self.0.insert(episode_id.to_string()) {
+            self.1.push_back(episode_id.to_string());
+            while self.1.len() > MAX_DECIDED {
+                if let Some(old) = self.1.pop_front() {
+                    self.0.remove(&old);
+                }
+            }
         }
     }
 
@@ -297,5 +307,12 @@ mod tests {
         assert!(d.sends("e1", Phase::End));
         assert!(d.sends("e1", Phase::Update), "forgotten after its end");
         assert!(d.sends("e3", Phase::Start));
+        // Bounded: the oldest decisions go first.
+        for i in 0..MAX_DECIDED + 5 {
+            d.decide(&format!("x{i}"), "dismiss");
+        }
+        assert!(!d.sends(&format!("x{}", MAX_DECIDED + 4), Phase::Update));
+        assert!(d.sends("x0", Phase::Update), "the oldest forgotten");
+        assert!(d.0.len() <= MAX_DECIDED);
     }
 }

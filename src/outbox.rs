@@ -310,7 +310,11 @@ mod tests {
         assert_eq!(kinds, KINDS);
         assert_eq!(o.depth(), KINDS.len());
         o.put_kind("b@cam", "webm", b"RIFF not webm").unwrap();
-        assert_eq!(o.pending().unwrap().len(), KINDS.len(), "a clip that is not WebM");
+        assert_eq!(
+            o.pending().unwrap().len(),
+            KINDS.len(),
+            "a clip that is not WebM"
+        );
         assert_eq!(o.quarantined.load(Ordering::Relaxed), 1);
     }
 

@@ -223,6 +223,15 @@ fn deliver(run: Run, plant: impl FnOnce(&Path)) -> Delivered {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (feedback_tx, feedback_rx) = mpsc::channel();
+    // Decisions come on a session of their own (persistent at the broker), through the same
+    // slow link.
+    let feedback_task = run.feedback.then(|| {
+        rt.spawn(mqtt::follow_feedback(
+            cfg.clone(),
+            feedback_tx,
+            stop.clone(),
+        ))
+    });
     let task = rt.spawn(mqtt::run(
         cfg,
         outbox.clone(),
@@ -230,7 +239,6 @@ fn deliver(run: Run, plant: impl FnOnce(&Path)) -> Delivered {
         Arc::new(tokio::sync::Notify::new()),
         stop.clone(),
         stats.clone(),
-        feedback_tx,
     ));
     let t0 = Instant::now();
     let mut first = None;
@@ -262,7 +270,13 @@ fn deliver(run: Run, plant: impl FnOnce(&Path)) -> Delivered {
     let mut fed = false;
     while t0.elapsed() < run.wait {
         poll_removed(&mut present);
-        if run.feedback && !fed && !seen.lock().unwrap().is_empty() {
+        // Once both sessions are up (and the decisions' subscription had a second to arrive).
+        if run.feedback
+            && !fed
+            && !seen.lock().unwrap().is_empty()
+            && proxy.accepted.load(Ordering::SeqCst) >= 2
+            && t0.elapsed() > Duration::from_secs(2)
+        {
             fed = true;
             for payload in [
                 r#"{"episode_id":"ep-1","decision":"dismiss","operator":"x"}"#,
@@ -288,7 +302,7 @@ fn deliver(run: Run, plant: impl FnOnce(&Path)) -> Delivered {
         if !seen.lock().unwrap().is_empty() && first.is_none() {
             first = Some(t0.elapsed());
         }
-        if outbox.depth() == 0 && stats.acked.load(Ordering::SeqCst) > 0 {
+        if outbox.depth() == 0 && stats.acked.load(Ordering::SeqCst) > 0 && (fed || !run.feedback) {
             break;
         }
         // Bursts of ten every 20 ms, so that they interleave with the alerts in rumqttc's queue.
@@ -307,10 +321,22 @@ fn deliver(run: Run, plant: impl FnOnce(&Path)) -> Delivered {
         std::thread::sleep(Duration::from_millis(2));
     }
     poll_removed(&mut present);
+    // The two valid decisions, on their own session.
+    let mut decisions = Vec::new();
+    let waited = Instant::now();
+    while run.feedback && decisions.len() < 2 && waited.elapsed() < Duration::from_secs(15) {
+        if let Ok(f) = feedback_rx.recv_timeout(Duration::from_millis(100)) {
+            decisions.push(f);
+        }
+    }
     stop.store(true, Ordering::SeqCst);
     rt.block_on(async {
         let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        if let Some(t) = feedback_task {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
     });
+    decisions.extend(feedback_rx.try_iter());
     std::thread::sleep(Duration::from_millis(200)); // the watcher's last messages
     let seen = seen.lock().unwrap().clone();
     let received = |id: &str| {
@@ -332,7 +358,7 @@ fn deliver(run: Run, plant: impl FnOnce(&Path)) -> Delivered {
     let d = Delivered {
         seen: seen.into_iter().map(|(s, _)| s).collect(),
         removed_early,
-        decisions: feedback_rx.try_iter().collect(),
+        decisions,
         sessions: proxy.accepted.load(Ordering::SeqCst),
         first,
         quarantined: outbox.quarantined.load(Ordering::SeqCst),
@@ -621,15 +647,15 @@ fn packet_ids_wrap_and_every_alert_is_acknowledged_once() {
         d.removed_early
     );
     assert_eq!((d.published, d.acked, d.left), (330, 330, 0));
-    // The control room's decisions reach the service through the same session (the hostile one
-    // is refused).
+    // The control room's decisions reach the service on a session of their own through the
+    // same link (the hostile one is refused): two connections in all.
     let decided: Vec<(&str, &str)> = d
         .decisions
         .iter()
         .map(|f| (f.episode_id.as_str(), f.decision.as_str()))
         .collect();
     assert_eq!(decided, [("ep-1", "dismiss"), ("ep-2", "close")]);
-    assert_eq!(d.sessions, 1);
+    assert_eq!(d.sessions, 2, "one session for alerts, one for decisions");
 }
 
 /// A refused publish: a broker with a packet limit (mosquitto `max_packet_size 65536`) closes

@@ -309,7 +309,6 @@ fn two_rtsp_cameras_deliver_alerts_and_health() {
         wait_for("the snapshot of every alert", 10, || jpg.is_file());
         assert!(std::fs::metadata(&jpg).unwrap().len() > 10_000);
     }
-    clips_arrive_and_play(&save);
     signed_alerts_verify_and_forgeries_do_not(&save, &storage, &keys);
     let sub_out = std::fs::read_to_string(dir.path().join("sub.out")).unwrap();
     assert!(
@@ -409,12 +408,15 @@ fn two_rtsp_cameras_deliver_alerts_and_health() {
         "SIGTERM: {} episodes open at the stop; after the restart without the {gone} camera {resumed} resumed, {ended} ended",
         open.len()
     ));
+    // Checked last, so that the wait for clips does not change what is open at the stop (clips
+    // of episodes open at a SIGTERM are cut short and sent before the service exits).
+    clips_arrive_and_play(&save);
 }
 
 /// Every episode started has its clip at the subscriber: WebM that OpenCV (FFmpeg) decodes,
-/// scaled to the default 640 px width, holding about the default 3 s before its start and 7 s
-/// after at the camera's 5 analysed frames/s. Not covered: how a browser plays it (the console's
-/// browser test plays one).
+/// scaled to the default 640 px width, holding up to the default 3 s before its start and 7 s
+/// after at the camera's 5 analysed frames/s (at least one clip most of that). Not covered: how
+/// a browser plays it (the console's browser test plays one).
 fn clips_arrive_and_play(save: &Path) {
     use opencv::prelude::*;
     let starts: Vec<String> = received(save)
@@ -427,6 +429,7 @@ fn clips_arrive_and_play(save: &Path) {
         })
         .collect();
     assert!(!starts.is_empty(), "no episode started");
+    let mut longest = 0;
     for id in &starts {
         let webm = save.join(format!("{id}.webm"));
         wait_for("the clip of every episode started", 40, || webm.is_file());
@@ -444,14 +447,19 @@ fn clips_arrive_and_play(save: &Path) {
             n += 1;
         }
         assert!(width > 0 && width <= 640, "{id}: width {width}");
-        // 10 s at 5 frames/s is 51 frames; the capture's own pace and a start within the first
-        // 3 s of the stream give fewer.
-        assert!((20..=60).contains(&n), "{id}: {n} frames");
+        // 10 s at 5 frames/s is 51 frames; a start within the first 3 s of the stream, or a
+        // clip cut short by the SIGTERM, gives fewer.
+        assert!((5..=60).contains(&n), "{id}: {n} frames");
+        longest = longest.max(n);
         note(&format!(
             "clip {id}: {n} frames, {} KiB, {width} px wide",
             bytes.len() / 1024
         ));
     }
+    assert!(
+        longest >= 30,
+        "no clip holds the seconds around its start: at most {longest} frames"
+    );
 }
 
 /// A key pair (`bundle.key`, `bundle.pub`) in `dir`.
@@ -1041,4 +1049,88 @@ fn idle_connections_do_not_exhaust_the_open_file_limit() {
     ));
     drop(idle);
     svc.stop();
+}
+
+/// The control room's decisions reach a box that was offline when they were made: the feedback
+/// session is persistent at the broker (Mosquitto queues QoS 1 messages for it). A decision
+/// while the follower runs arrives (the subscription works); the follower stops (the box is
+/// offline); a dismissal is published; the follower starts again and gets it. Not covered: the
+/// broker's own queue limit (`max_queued_messages`) in a long outage.
+#[test]
+fn decisions_made_while_the_box_is_offline_reach_it() {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(&dir.path().join("broker"), None);
+    let cfg = config(
+        dir.path(),
+        broker.port,
+        &[(
+            "vtest",
+            common::sample("vtest.avi").to_string_lossy().to_string(),
+            "vtest",
+        )],
+        "",
+    );
+    let cfg = streetwatch::config::ServiceConfig::load(&cfg).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let follow = || {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let task = rt.spawn(streetwatch::service::mqtt::follow_feedback(
+            cfg.clone(),
+            tx,
+            stop.clone(),
+        ));
+        (rx, stop, task)
+    };
+    let mut o = rumqttc::MqttOptions::new("console-test", "127.0.0.1", broker.port);
+    o.set_keep_alive(Duration::from_secs(5));
+    let (console, mut conn) = rumqttc::Client::new(o, 16);
+    std::thread::spawn(move || for _ in conn.iter() {});
+    let decide = |episode: &str| {
+        console
+            .publish(
+                "streetwatch/test/vtest/feedback",
+                rumqttc::QoS::AtLeastOnce,
+                false,
+                format!(r#"{{"episode_id":"{episode}","decision":"dismiss","operator":"王五"}}"#),
+            )
+            .unwrap();
+    };
+    let (rx, stop, task) = follow();
+    let t0 = Instant::now();
+    let got = loop {
+        decide("e-online");
+        if let Ok(f) = rx.recv_timeout(Duration::from_millis(500)) {
+            break f;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the follower never got a decision"
+        );
+    };
+    assert_eq!(got.episode_id, "e-online");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    rt.block_on(task).unwrap();
+    while rx.try_recv().is_ok() {}
+    // Offline now; the control room dismisses another episode.
+    decide("e-offline");
+    std::thread::sleep(Duration::from_millis(500));
+    let (rx, stop, task) = follow();
+    // (A repeat of the first decision may come first: QoS 1 is at least once.)
+    let f = loop {
+        let f = rx
+            .recv_timeout(Duration::from_secs(15))
+            .expect("the decision made while the box was offline");
+        if f.episode_id != "e-online" {
+            break f;
+        }
+    };
+    assert_eq!(
+        (f.episode_id.as_str(), f.decision.as_str()),
+        ("e-offline", "dismiss")
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    rt.block_on(task).unwrap();
 }

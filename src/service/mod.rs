@@ -87,14 +87,22 @@ pub fn run(
             .map_err(|e| Error::io("signal handler", e))?;
     }
     let (feedback_tx, feedback_rx) = std::sync::mpsc::channel();
+    // The MQTT task drains the outbox and ends once `flush` is set: after the analytics worker
+    // has stored its last alerts and clips, not at the signal.
+    let flush = Arc::new(AtomicBool::new(false));
     let mqtt_task = runtime.spawn(mqtt::run(
         cfg.clone(),
         outbox.clone(),
         rx,
         kick.clone(),
-        stop.clone(),
+        flush.clone(),
         mqtt_stats.clone(),
+    ));
+    // The control room's decisions (dismissed episodes are not raised again).
+    let feedback_task = runtime.spawn(mqtt::follow_feedback(
+        cfg.clone(),
         feedback_tx,
+        stop.clone(),
     ));
     if let Some(addr) = cfg.metrics {
         let m = metrics.clone();
@@ -259,8 +267,11 @@ pub fn run(
     for t in threads {
         let _ = t.join();
     }
+    flush.store(true, Ordering::Relaxed);
+    kick.notify_one();
     drop(tx);
     let _ = runtime.block_on(mqtt_task);
+    let _ = runtime.block_on(feedback_task);
     runtime.shutdown_timeout(Duration::from_secs(1));
     if let Some(path) = stats {
         let json = metrics.run_stats_json().to_string();

@@ -8,7 +8,9 @@
 //! - `streetwatch/{site}/{camera}/status`  camera online/offline (retained, QoS 1)
 //! - `streetwatch/{site}/status`           service online/offline (retained, QoS 1, last will)
 //! - `streetwatch/{site}/health`           fps, lag, drops, inference time per camera (QoS 0)
-//! - `streetwatch/{site}/{camera}/feedback` subscribed: the control room's decisions
+//! - `streetwatch/{site}/{camera}/feedback` subscribed: the control room's decisions, on a
+//!   session of its own that the broker keeps (client id `<client id>-feedback`, not clean):
+//!   decisions made while the box is offline reach it when it is back
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -130,6 +132,67 @@ pub fn feedback_topic(site: &str) -> String {
     format!("streetwatch/{site}/+/feedback")
 }
 
+/// The service's MQTT client id.
+pub fn client_id(cfg: &ServiceConfig) -> String {
+    cfg.mqtt
+        .client_id
+        .clone()
+        .unwrap_or_else(|| format!("streetwatch-{}", cfg.site))
+}
+
+/// Follows the control room's decisions on a persistent session of its own (the alerts'
+/// session is clean: the outbox, not the broker, keeps what is unsent), so that the broker
+/// queues decisions made while the box is offline. Runs until `stop`.
+pub async fn follow_feedback(
+    cfg: ServiceConfig,
+    feedback: std::sync::mpsc::Sender<Feedback>,
+    stop: Arc<AtomicBool>,
+) {
+    let site = cfg.site.clone();
+    let mut opts = loop {
+        match options(&cfg, &format!("{}-feedback", client_id(&cfg))) {
+            Ok(o) => break o,
+            Err(e) => {
+                tracing::error!(error = %e, "feedback session not started; retrying in 10 s");
+                for _ in 0..100 {
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    };
+    opts.set_clean_session(false);
+    let (client, el) = AsyncClient::new(opts, 16);
+    let (mut events, poller) = poll_events(el, &cfg.mqtt);
+    while !stop.load(Ordering::Relaxed) {
+        let ev = tokio::select! {
+            ev = events.recv() => ev,
+            _ = tokio::time::sleep(Duration::from_millis(200)) => continue,
+        };
+        match ev {
+            Some(Ok(Event::Incoming(Packet::ConnAck(_)))) => {
+                let _ = client.try_subscribe(feedback_topic(&site), QoS::AtLeastOnce);
+            }
+            Some(Ok(Event::Incoming(Packet::Publish(p)))) => match parse_feedback(&p.payload) {
+                Some(f) => {
+                    tracing::info!(episode = %f.episode_id, decision = %f.decision, "control-room decision");
+                    let _ = feedback.send(f);
+                }
+                None => {
+                    tracing::warn!(topic = ?p.topic, "feedback message refused: not a decision about an episode")
+                }
+            },
+            Some(_) => {}
+            None => break,
+        }
+    }
+    let _ = client.try_disconnect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    poller.abort();
+}
+
 pub async fn run(
     cfg: ServiceConfig,
     outbox: Arc<Outbox>,
@@ -137,14 +200,9 @@ pub async fn run(
     kick: Arc<Notify>,
     stop: Arc<AtomicBool>,
     stats: Arc<MqttStats>,
-    feedback: std::sync::mpsc::Sender<Feedback>,
 ) {
     let site = cfg.site.clone();
-    let client_id = cfg
-        .mqtt
-        .client_id
-        .clone()
-        .unwrap_or_else(|| format!("streetwatch-{site}"));
+    let client_id = client_id(&cfg);
     let mut opts = loop {
         match options(&cfg, &client_id) {
             Ok(o) => break o,
@@ -197,8 +255,6 @@ pub async fn run(
                     stats.connected.store(true, Ordering::Relaxed);
                     last_error.clear();
                     tracing::info!(host = %cfg.mqtt.host, port = cfg.mqtt.port, "connected to the MQTT broker");
-                    // The control room's decisions (dismissed episodes are not raised again).
-                    let _ = client.try_subscribe(feedback_topic(&site), QoS::AtLeastOnce);
                     if client.try_publish(service_topic(&site), QoS::AtLeastOnce, true, status_payload("online", "started", now_unix())).is_ok() {
                         unassigned.push_back(None);
                     }
@@ -223,15 +279,6 @@ pub async fn run(
                         if let Some(entry) = unassigned.pop_front() {
                             v.insert(entry);
                         }
-                    }
-                }
-                Some(Ok(Event::Incoming(Packet::Publish(p)))) => {
-                    match parse_feedback(&p.payload) {
-                        Some(f) => {
-                            tracing::info!(episode = %f.episode_id, decision = %f.decision, "control-room decision");
-                            let _ = feedback.send(f);
-                        }
-                        None => tracing::warn!(topic = ?p.topic, "feedback message refused: not a decision about an episode"),
                     }
                 }
                 Some(Ok(_)) => {}
