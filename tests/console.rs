@@ -481,6 +481,23 @@ fn vtest_clip(dir: &Path) -> Vec<u8> {
     streetwatch::service::clips::encode(&frames, 10.0, &dir.join("clip.webm")).unwrap()
 }
 
+/// A headless Chromium session (Debian's, through chromedriver) with its window size.
+async fn browser(driver_port: u16, window: &str) -> fantoccini::Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", format!("--window-size={window}"), "--lang=zh-CN"]
+        }),
+    );
+    fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{driver_port}"))
+        .await
+        .expect("a WebDriver session")
+}
+
 /// chromedriver on a free port (Debian's `chromium-driver`), stopped when dropped.
 fn chromedriver() -> (Proc, u16) {
     let port = free_port();
@@ -515,7 +532,7 @@ fn an_operator_dismisses_a_case_in_a_real_browser_postgres() {
 }
 
 fn dismiss_in_browser(dir: &Path, database: Option<String>) {
-    use fantoccini::{ClientBuilder, Locator};
+    use fantoccini::Locator;
     let broker = Broker::start(&dir.join("broker"), None);
     let port = free_port();
     let cfg = dir.join("console.toml");
@@ -556,19 +573,7 @@ fn dismiss_in_browser(dir: &Path, database: Option<String>) {
     }
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({
-                "binary": "/usr/bin/chromium",
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900", "--lang=zh-CN"]
-            }),
-        );
-        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{driver_port}"))
-            .await
-            .expect("a WebDriver session");
+        let c = browser(driver_port, "1280,900").await;
         c.goto(&format!("http://127.0.0.1:{port}/")).await.unwrap();
         c.wait()
             .at_most(Duration::from_secs(10))
@@ -728,7 +733,7 @@ fn older_cases_are_counted_after_the_statistics_migration() {
 #[test]
 fn an_operator_draws_a_zone_in_a_real_browser_and_check_accepts_it() {
     use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
-    use fantoccini::{ClientBuilder, Locator};
+    use fantoccini::Locator;
     let dir = tempfile::tempdir().unwrap();
     let broker = Broker::start(&dir.path().join("broker"), None);
     let cal_dir = dir.path().join("calibration");
@@ -782,19 +787,7 @@ fn an_operator_draws_a_zone_in_a_real_browser_and_check_accepts_it() {
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({
-                "binary": "/usr/bin/chromium",
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,900", "--lang=zh-CN"]
-            }),
-        );
-        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{driver_port}"))
-            .await
-            .expect("a WebDriver session");
+        let c = browser(driver_port, "1400,900").await;
         c.goto(&format!("http://127.0.0.1:{port}/zones")).await.unwrap();
         c.find(Locator::LinkText("vtest.toml")).await.unwrap().click().await.unwrap();
         c.wait()

@@ -139,11 +139,8 @@ async fn login(
     jar: CookieJar,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    if !csrf_matches(&jar, &form.csrf) {
-        return error(
-            StatusCode::FORBIDDEN,
-            "the form's token does not match: reload the page",
-        );
+    if let Some(refused) = refuse_without_token(&jar, &form.csrf) {
+        return refused;
     }
     let name = form.name.clone();
     let checker = app.clone();
@@ -183,11 +180,8 @@ async fn logout(
     jar: CookieJar,
     Form(form): Form<LogoutForm>,
 ) -> Response {
-    if !csrf_matches(&jar, &form.csrf) {
-        return error(
-            StatusCode::FORBIDDEN,
-            "the form's token does not match: reload the page",
-        );
+    if let Some(refused) = refuse_without_token(&jar, &form.csrf) {
+        return refused;
     }
     if let Some(c) = jar.get(SESSION) {
         app.auth.logout(c.value());
@@ -204,6 +198,16 @@ fn random_token() -> String {
         b.copy_from_slice(&crate::digest::sha256_parts(seed.as_bytes(), &[])[..32]);
     }
     crate::signature::to_hex(&b)
+}
+
+/// A form whose token is not its page's cookie's is refused (403).
+fn refuse_without_token(jar: &CookieJar, token: &str) -> Option<Response> {
+    (!csrf_matches(jar, token)).then(|| {
+        error(
+            StatusCode::FORBIDDEN,
+            "the form's token does not match: reload the page",
+        )
+    })
 }
 
 /// Whether a form's token is the one of the page's cookie.
@@ -486,11 +490,8 @@ async fn decide(
     jar: CookieJar,
     Form(form): Form<DecideForm>,
 ) -> Response {
-    if !csrf_matches(&jar, &form.csrf) {
-        return error(
-            StatusCode::FORBIDDEN,
-            "the form's token does not match: reload the page",
-        );
+    if let Some(refused) = refuse_without_token(&jar, &form.csrf) {
+        return refused;
     }
     let Some(decision) = Decision::parse(&form.decision) else {
         return error(StatusCode::BAD_REQUEST, "no such decision");
