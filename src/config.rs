@@ -26,6 +26,12 @@ struct RawCamera {
     open_timeout_s: f64,
     #[serde(default = "default_read_timeout")]
     read_timeout_s: f64,
+    /// The camera's password from a file (a systemd credential) or an environment variable,
+    /// put into the URL (which names the user): the configuration then holds no password.
+    #[serde(default)]
+    password_file: Option<PathBuf>,
+    #[serde(default)]
+    password_env: Option<String>,
 }
 
 fn default_open_timeout() -> f64 {
@@ -65,6 +71,68 @@ fn yes() -> bool {
     true
 }
 
+/// A password: printed as `***` (`Debug`), its text only through `expose`, where it is used.
+#[derive(Clone, PartialEq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+/// The one rule for a secret of a configuration file: written in it (`password`), or read from
+/// a file (`password_file`, e.g. a systemd credential under `$CREDENTIALS_DIRECTORY`; relative
+/// to the configuration; one trailing line break dropped) or from an environment variable
+/// (`password_env`): one of the three at most. Errors name the field, never the secret.
+pub fn resolve_secret(
+    base: &Path,
+    field: &str,
+    inline: Option<Secret>,
+    file: Option<&Path>,
+    env: Option<&str>,
+) -> std::result::Result<Option<Secret>, String> {
+    let given = [inline.is_some(), file.is_some(), env.is_some()];
+    if given.iter().filter(|g| **g).count() > 1 {
+        return Err(format!(
+            "field {field}: give one of {field}, {field}_file and {field}_env"
+        ));
+    }
+    if let Some(f) = file {
+        let p = base.join(f);
+        let text = std::fs::read_to_string(&p)
+            .map_err(|e| format!("field {field}_file: {}: {e}", p.display()))?;
+        let text = text
+            .strip_suffix("\r\n")
+            .or_else(|| text.strip_suffix('\n'))
+            .unwrap_or(&text);
+        if text.is_empty() {
+            return Err(format!("field {field}_file: {} is empty", p.display()));
+        }
+        return Ok(Some(Secret::new(text)));
+    }
+    if let Some(var) = env {
+        return match std::env::var(var) {
+            Ok(v) if !v.is_empty() => Ok(Some(Secret::new(v))),
+            _ => Err(format!(
+                "field {field}_env: the environment variable {var} is not set"
+            )),
+        };
+    }
+    Ok(inline)
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MqttConfig {
@@ -76,7 +144,12 @@ pub struct MqttConfig {
     #[serde(default)]
     pub username: Option<String>,
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
+    /// The password from a file (a systemd credential) or an environment variable instead.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    #[serde(default)]
+    pub password_env: Option<String>,
     /// PEM file of the CA that signed the broker's certificate: enables TLS.
     #[serde(default)]
     pub tls_ca: Option<PathBuf>,
@@ -203,13 +276,25 @@ fn default_health() -> f64 {
     10.0
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CameraConfig {
     pub id: String,
+    /// The URL the capture opens (with its password: logs and status show `safe_url`).
     pub url: String,
     pub calibration: Calibration,
     pub detect_fps: f64,
     pub capture: CaptureOptions,
+}
+
+impl std::fmt::Debug for CameraConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CameraConfig")
+            .field("id", &self.id)
+            .field("url", &self.safe_url())
+            .field("detect_fps", &self.detect_fps)
+            .field("capture", &self.capture)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CameraConfig {
@@ -217,6 +302,17 @@ impl CameraConfig {
     pub fn safe_url(&self) -> String {
         redact(&self.url)
     }
+}
+
+/// `url` with `password` as its password (the URL names the user).
+fn with_password(url: &str, password: &Secret) -> std::result::Result<String, String> {
+    let mut u = url::Url::parse(url).map_err(|_| "the url does not parse as a URL".to_string())?;
+    if u.username().is_empty() {
+        return Err("the url names no user (rtsp://user@host/...)".into());
+    }
+    u.set_password(Some(password.expose()))
+        .map_err(|()| "this url cannot hold a password".to_string())?;
+    Ok(u.to_string())
 }
 
 /// Query parameters that carry secrets (compared without case; any name holding "pass",
@@ -353,11 +449,29 @@ impl ServiceConfig {
             // camera_id is for replays.
             calibration.camera_id = id.clone();
             // A file path is relative to the configuration, like the calibration.
+            let url_span = c.url.span();
             let url = c.url.into_inner();
             let url = if !url.contains("://") && url.parse::<i32>().is_err() {
                 base.join(&url).to_string_lossy().into_owned()
             } else {
                 url
+            };
+            let url = match resolve_secret(
+                base,
+                "password",
+                None,
+                c.password_file.as_deref(),
+                c.password_env.as_deref(),
+            )
+            .map_err(|e| at(url_span.clone(), format!("camera '{id}' {e}")))?
+            {
+                None => url,
+                Some(pw) => with_password(&url, &pw).map_err(|e| {
+                    at(
+                        url_span.clone(),
+                        format!("camera '{id}' field password_file: {e}"),
+                    )
+                })?,
             };
             cameras.push(CameraConfig {
                 id,
@@ -461,6 +575,14 @@ impl ServiceConfig {
             storage.sign_key = Some(key);
         }
         let mut mqtt = raw.mqtt;
+        mqtt.password = resolve_secret(
+            base,
+            "mqtt.password",
+            mqtt.password.take(),
+            mqtt.password_file.as_deref(),
+            mqtt.password_env.as_deref(),
+        )
+        .map_err(|e| Error::config(path, None, e))?;
         if let Some(ca) = &mqtt.tls_ca {
             let p = base.join(ca);
             if !p.is_file() {
@@ -545,6 +667,85 @@ mod tests {
 
     const CAL: &str =
         "camera_id = \"calib-id\"\nsite = \"s\"\nframe_width = 320\nframe_height = 240\n";
+
+    /// Passwords come from the file, a file beside it (a systemd credential) or the
+    /// environment, one source at a time; the configuration's debug form, its errors and the
+    /// camera's shown URL never hold them.
+    #[test]
+    fn secrets_come_from_files_or_the_environment_and_are_never_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "cal.toml", CAL);
+        write(dir.path(), "mqtt.pw", "s3cret-from-file\n");
+        write(dir.path(), "cam.pw", "cam-s3cret\r\n");
+        let with = |mqtt: &str, camera: &str| {
+            let text = service("d7", "cam1")
+                .replace(
+                    "host = \"h\"",
+                    &format!("host = \"h\"\nusername = \"u\"\n{mqtt}"),
+                )
+                .replace(
+                    "url = \"rtsp://h/x\"",
+                    &format!("url = \"rtsp://admin@h/x\"\n{camera}"),
+                );
+            ServiceConfig::load(&write(dir.path(), "svc.toml", &text)).map_err(|e| e.to_string())
+        };
+        let c = with("password_file = \"mqtt.pw\"", "password_file = \"cam.pw\"").unwrap();
+        assert_eq!(
+            c.mqtt.password.as_ref().map(Secret::expose),
+            Some("s3cret-from-file")
+        );
+        assert_eq!(c.cameras[0].url, "rtsp://admin:cam-s3cret@h/x");
+        assert_eq!(c.cameras[0].safe_url(), "rtsp://admin:***@h/x");
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("s3cret") && shown.contains("***"),
+            "{shown}"
+        );
+        std::env::set_var("SW_TEST_SECRET_MQTT_PW", "from-env");
+        let c = with("password_env = \"SW_TEST_SECRET_MQTT_PW\"", "").unwrap();
+        assert_eq!(
+            c.mqtt.password.as_ref().map(Secret::expose),
+            Some("from-env")
+        );
+        let c = with("password = \"inline\"", "").unwrap();
+        assert_eq!(c.mqtt.password.as_ref().map(Secret::expose), Some("inline"));
+        for (mqtt, camera, field) in [
+            (
+                "password = \"inline\"\npassword_file = \"mqtt.pw\"",
+                "",
+                "field mqtt.password",
+            ),
+            (
+                "password_file = \"none.pw\"",
+                "",
+                "field mqtt.password_file",
+            ),
+            (
+                "password_env = \"SW_TEST_SECRET_UNSET\"",
+                "",
+                "field mqtt.password_env",
+            ),
+            ("", "password_file = \"none.pw\"", "field password_file"),
+            (
+                "",
+                "password_env = \"SW_TEST_SECRET_UNSET\"",
+                "field password_env",
+            ),
+        ] {
+            let e = with(mqtt, camera).unwrap_err();
+            assert!(e.contains(field) && e.contains("svc.toml"), "{field}: {e}");
+            assert!(!e.contains("s3cret"), "{e}");
+        }
+        // A camera URL that names no user cannot take a password.
+        let text = service("d7", "cam1").replace(
+            "url = \"rtsp://h/x\"",
+            "url = \"rtsp://h/x\"\npassword_file = \"cam.pw\"",
+        );
+        let e = ServiceConfig::load(&write(dir.path(), "svc.toml", &text))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("names no user") && !e.contains("s3cret"), "{e}");
+    }
 
     fn service(site: &str, id: &str) -> String {
         format!(

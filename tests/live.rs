@@ -894,11 +894,15 @@ fn tls_broker_with_username_and_password() {
         d,
         port,
         &[("vtest", rtsp.url("vtest"), "vtest")],
+        // The password from a file (as a systemd credential gives it), not the configuration.
         &format!(
-            "username = \"edge\"\npassword = \"s3cret-pw\"\ntls_ca = \"{}\"\n",
+            "username = \"edge\"\npassword_file = \"{}\"\ntls_ca = \"{}\"\n",
+            d.join("mqtt-password").display(),
             d.join("ca.crt").display()
         ),
     );
+    std::fs::write(d.join("mqtt-password"), "s3cret-pw\n").unwrap();
+    assert!(!std::fs::read_to_string(&cfg).unwrap().contains("s3cret-pw"));
     let log = d.join("service.log");
     let _svc = service(&cfg, &log);
     // The service status, read over TLS with the same credentials (the retained one first, then

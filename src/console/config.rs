@@ -61,7 +61,12 @@ pub struct BrokerConfig {
     #[serde(default)]
     pub username: Option<String>,
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: Option<crate::config::Secret>,
+    /// The password from a file (a systemd credential) or an environment variable instead.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    #[serde(default)]
+    pub password_env: Option<String>,
     /// PEM file of the CA that signed the broker's certificate: enables TLS.
     #[serde(default)]
     pub tls_ca: Option<PathBuf>,
@@ -188,6 +193,14 @@ impl ConsoleConfig {
                     format!("broker '{}': 0 is not a port", b.name),
                 ));
             }
+            b.password = crate::config::resolve_secret(
+                base,
+                "brokers.password",
+                b.password.take(),
+                b.password_file.as_deref(),
+                b.password_env.as_deref(),
+            )
+            .map_err(|e| Error::config(path, None, format!("broker '{}': {e}", b.name)))?;
             if let Some(g) = &b.share_group {
                 crate::ident::check(g).map_err(|e| field("brokers.share_group", e))?;
             }
@@ -262,6 +275,10 @@ mod tests {
             (
                 format!("calibrations = \"nowhere\"\n{GOOD}"),
                 "calibrations",
+            ),
+            (
+                format!("{GOOD}password_file = \"nope.pw\"\n"),
+                "brokers.password_file",
             ),
         ] {
             let e = load(&text).unwrap_err();

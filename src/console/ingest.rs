@@ -143,7 +143,7 @@ fn options(b: &BrokerConfig) -> std::result::Result<MqttOptions, String> {
     crate::service::mqtt::secure(
         &mut o,
         b.username.as_deref(),
-        b.password.as_deref(),
+        b.password.as_ref().map(crate::config::Secret::expose),
         b.tls_ca.as_deref(),
         &format!("brokers.tls_ca of broker '{}'", b.name),
     )?;

@@ -69,7 +69,7 @@ pub fn options(cfg: &ServiceConfig, client_id: &str) -> std::result::Result<Mqtt
     secure(
         &mut o,
         m.username.as_deref(),
-        m.password.as_deref(),
+        m.password.as_ref().map(crate::config::Secret::expose),
         m.tls_ca.as_deref(),
         "mqtt.tls_ca",
     )?;
