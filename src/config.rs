@@ -310,6 +310,9 @@ fn with_password(url: &str, password: &Secret) -> std::result::Result<String, St
     if u.username().is_empty() {
         return Err("the url names no user (rtsp://user@host/...)".into());
     }
+    if u.password().is_some() {
+        return Err("the url holds a password already: one source of it".into());
+    }
     u.set_password(Some(password.expose()))
         .map_err(|()| "this url cannot hold a password".to_string())?;
     Ok(u.to_string())
@@ -736,6 +739,18 @@ mod tests {
             assert!(e.contains(field) && e.contains("svc.toml"), "{field}: {e}");
             assert!(!e.contains("s3cret"), "{e}");
         }
+        // A camera URL that holds a password already cannot take another.
+        let text = service("d7", "cam1").replace(
+            "url = \"rtsp://h/x\"",
+            "url = \"rtsp://admin:inline@h/x\"\npassword_file = \"cam.pw\"",
+        );
+        let e = ServiceConfig::load(&write(dir.path(), "svc.toml", &text))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("holds a password already") && !e.contains("s3cret"),
+            "{e}"
+        );
         // A camera URL that names no user cannot take a password.
         let text = service("d7", "cam1").replace(
             "url = \"rtsp://h/x\"",
