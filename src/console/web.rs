@@ -540,27 +540,29 @@ async fn decide(
 }
 
 async fn clip(State(app): State<Arc<App>>, Path(file): Path<String>) -> Response {
-    let Some(id) = file.strip_suffix(".webm") else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    if crate::ident::check(id).is_err() {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    match tokio::fs::read(app.data_dir.join("clips").join(format!("{id}.webm"))).await {
-        Ok(bytes) => ([(header::CONTENT_TYPE, "video/webm")], bytes).into_response(),
-        Err(_) => StatusCode::NOT_FOUND.into_response(),
-    }
+    evidence(&app, "clips", &file, "webm", "video/webm").await
 }
 
 async fn snapshot(State(app): State<Arc<App>>, Path(file): Path<String>) -> Response {
-    let Some(id) = file.strip_suffix(".jpg") else {
+    evidence(&app, "snapshots", &file, "jpg", "image/jpeg").await
+}
+
+/// An evidence file of the data folder (`<dir>/<plain id>.<ext>`); anything else is 404.
+async fn evidence(
+    app: &App,
+    dir: &str,
+    file: &str,
+    ext: &str,
+    content_type: &'static str,
+) -> Response {
+    let Some(id) = file.strip_suffix(ext).and_then(|s| s.strip_suffix('.')) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     if crate::ident::check(id).is_err() {
         return StatusCode::NOT_FOUND.into_response();
     }
-    match tokio::fs::read(app.data_dir.join("snapshots").join(format!("{id}.jpg"))).await {
-        Ok(bytes) => ([(header::CONTENT_TYPE, "image/jpeg")], bytes).into_response(),
+    match tokio::fs::read(app.data_dir.join(dir).join(format!("{id}.{ext}"))).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
         Err(_) => StatusCode::NOT_FOUND.into_response(),
     }
 }
@@ -648,14 +650,33 @@ fn day<'a>(v: &'a Option<String>, name: &str) -> std::result::Result<Option<&'a 
     }
 }
 
+/// The period's days (checked) and what statistics need of its cases.
+#[allow(clippy::result_large_err)]
+async fn period_facts<'a>(
+    app: &App,
+    period: &'a Period,
+) -> std::result::Result<
+    (
+        (Option<&'a str>, Option<&'a str>),
+        Vec<super::stats::CaseFacts>,
+    ),
+    Response,
+> {
+    let (from, to) = period
+        .check()
+        .map_err(|e| error(StatusCode::BAD_REQUEST, &e))?;
+    let facts = app
+        .store
+        .stat_facts(from, to)
+        .await
+        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
+    Ok(((from, to), facts))
+}
+
 async fn stats_page(State(app): State<Arc<App>>, Query(period): Query<Period>) -> Response {
-    let (from, to) = match period.check() {
-        Ok(p) => p,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e),
-    };
-    let facts = match app.store.stat_facts(from, to).await {
-        Ok(f) => f,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    let ((from, to), facts) = match period_facts(&app, &period).await {
+        Ok(r) => r,
+        Err(refused) => return refused,
     };
     let rows = super::stats::by_day_cell_type(&facts);
     let totals = super::stats::by_type(&facts);
@@ -707,13 +728,9 @@ async fn stats_page(State(app): State<Arc<App>>, Query(period): Query<Period>) -
 }
 
 async fn stats_csv(State(app): State<Arc<App>>, Query(period): Query<Period>) -> Response {
-    let (from, to) = match period.check() {
-        Ok(p) => p,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e),
-    };
-    let facts = match app.store.stat_facts(from, to).await {
-        Ok(f) => f,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    let (_, facts) = match period_facts(&app, &period).await {
+        Ok(r) => r,
+        Err(refused) => return refused,
     };
     match super::stats::to_csv(&super::stats::by_day_cell_type(&facts)) {
         Ok(text) => (
