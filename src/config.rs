@@ -133,7 +133,7 @@ pub fn resolve_secret(
     Ok(inline)
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MqttConfig {
     pub host: String,
@@ -190,7 +190,7 @@ fn default_keep_alive() -> u64 {
     10
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
     /// Folder of the durable outbox, the alert log and snapshots.
@@ -263,6 +263,10 @@ struct RawConfig {
     model: Option<String>,
     #[serde(default)]
     threads: usize,
+    /// Where the model runs: cpu (default), cuda, tensorrt, openvino.
+    #[serde(default)]
+    execution_provider: crate::model::Provider,
+    #[serde(default)]
     cameras: Vec<RawCamera>,
     mqtt: MqttConfig,
     storage: StorageConfig,
@@ -386,6 +390,7 @@ pub struct ServiceConfig {
     pub site: String,
     pub model: String,
     pub threads: usize,
+    pub execution_provider: crate::model::Provider,
     pub cameras: Vec<CameraConfig>,
     pub mqtt: MqttConfig,
     pub storage: StorageConfig,
@@ -487,13 +492,8 @@ impl ServiceConfig {
                 },
             });
         }
-        if cameras.is_empty() {
-            return Err(Error::config(
-                path,
-                None,
-                "no enabled camera in [[cameras]]",
-            ));
-        }
+        // No camera is allowed: a box freshly installed runs idle (health only) until a camera
+        // is added and the service reloaded.
         let metrics = match &raw.metrics {
             Some(m) => Some(m.get_ref().parse::<SocketAddr>().map_err(|e| {
                 at(
@@ -602,6 +602,7 @@ impl ServiceConfig {
             site: raw.site.into_inner(),
             model: raw.model.unwrap_or_else(|| "nanodet".into()),
             threads: raw.threads,
+            execution_provider: raw.execution_provider,
             cameras,
             mqtt,
             storage,

@@ -41,6 +41,14 @@ pub enum Error {
     #[error("ONNX Runtime cannot load model {path}: {message}")]
     ModelLoad { path: PathBuf, message: String },
 
+    #[error("execution provider {provider} is not available in the ONNX Runtime library {lib}: {message} (it comes with {hint}; give that library with ORT_DYLIB_PATH or --ort-lib, or use execution_provider = \"cpu\")")]
+    Provider {
+        provider: &'static str,
+        lib: PathBuf,
+        message: String,
+        hint: &'static str,
+    },
+
     #[error("model {path} does not match its manifest {manifest}: {message}")]
     ModelMismatch {
         path: PathBuf,

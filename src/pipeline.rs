@@ -253,11 +253,16 @@ impl ClipWriter {
     }
 }
 
+/// More inference sessions for `replay`, each working on other frames than `det` (frame-level
+/// parallelism): a detector and, with a smoke model, its own smoke detector.
+pub type MoreWorkers = [(Detector, Option<Detector>)];
+
 pub fn replay(
     opts: &ReplayOptions,
     cal: &Calibration,
     det: &mut Detector,
     mut smoke_model: Option<&mut Detector>,
+    more: &mut MoreWorkers,
     stop: &std::sync::atomic::AtomicBool,
     mut on_alert: impl FnMut(&Alert),
 ) -> Result<ReplaySummary> {
@@ -350,6 +355,7 @@ pub fn replay(
         cal,
         det,
         &mut smoke_model,
+        more,
         stop,
         &mut on_alert,
         &mut video,
@@ -409,6 +415,7 @@ fn replay_frames(
     cal: &Calibration,
     det: &mut Detector,
     smoke_model: &mut Option<&mut Detector>,
+    more: &mut MoreWorkers,
     stop: &std::sync::atomic::AtomicBool,
     on_alert: &mut impl FnMut(&Alert),
     video: &mut VideoFile,
@@ -430,6 +437,9 @@ fn replay_frames(
     );
     let mut on_alert = |a: &Alert| bar.suspend(|| on_alert(a));
     let model_threshold = detect_for_tracking(det);
+    for (d, _) in more.iter_mut() {
+        detect_for_tracking(d);
+    }
     let mut analytics = Analytics::new(cal, det)?;
     let mut maker = AlertMaker::new(
         cal,
@@ -459,19 +469,46 @@ fn replay_frames(
     let mut last: Option<(Mat, u64, f64)> = None;
 
     // Three stages overlap: the reader decodes and pre-processes the next frames while the
-    // detector runs inference, and this thread runs the analytics of the frame before.
-    let (tx_dec, rx_dec) = std::sync::mpsc::sync_channel::<Result<Step>>(2);
-    let (tx_det, rx_det) = std::sync::mpsc::sync_channel::<Result<Step>>(2);
+    // detectors run inference (one or more sessions, each on other frames), and this thread runs
+    // the analytics of the frame before, in frame order.
+    let workers = 1 + more.len();
+    let (tx_dec, rx_dec) = std::sync::mpsc::sync_channel::<Numbered>(2);
+    // Shared by the detectors; dropped with the last of them, which ends the reader.
+    let rx_dec = std::sync::Arc::new(std::sync::Mutex::new(rx_dec));
+    let (tx_det, rx_det) = std::sync::mpsc::sync_channel::<Numbered>(2 * workers);
     let (tx_pool, rx_pool) = std::sync::mpsc::channel::<Vec<f32>>();
+    // Frames in flight between the reader and the analytics, at most: bounds the memory the
+    // re-ordering may hold when one session is slower than another.
+    let in_flight = 4 + 2 * workers;
+    let (tx_tokens, rx_tokens) = std::sync::mpsc::sync_channel::<()>(in_flight);
+    for _ in 0..in_flight {
+        let _ = tx_tokens.send(());
+    }
     let pre = crate::detect::Preprocessor::new(&det.manifest().input);
-    let (video_ref, det_ref) = (&mut *video, &mut *det);
+    let video_ref = &mut *video;
     let max_frames = opts.max_frames;
+    let mut sessions: Vec<(&mut Detector, Option<&mut Detector>)> =
+        vec![(&mut *det, smoke_model.as_deref_mut())];
+    sessions.extend(more.iter_mut().map(|(d, s)| (d, s.as_mut())));
     let stopped = std::thread::scope(|scope| -> Result<Option<String>> {
-        scope.spawn(move || read_stage(video_ref, stop, max_frames, period, pre, tx_dec, rx_pool));
-        scope.spawn(move || detect_stage(det_ref, smoke_model, rx_dec, tx_det, tx_pool));
+        scope.spawn(move || {
+            read_stage(
+                video_ref, stop, max_frames, period, pre, tx_dec, rx_pool, rx_tokens,
+            )
+        });
+        for (d, s) in sessions {
+            let (rx, tx, pool) = (rx_dec.clone(), tx_det.clone(), tx_pool.clone());
+            scope.spawn(move || detect_stage(d, s, rx, tx, pool));
+        }
+        drop((rx_dec, tx_det, tx_pool));
         // Owned here: an early return drops it, which ends the other stages.
-        let rx = rx_det;
-        for msg in rx.iter() {
+        let rx = InOrder {
+            rx: rx_det,
+            pending: std::collections::BTreeMap::new(),
+            next: 0,
+            tokens: tx_tokens,
+        };
+        for msg in rx {
             let staged = match msg? {
                 Step::Stopped(reason) => return Ok(Some(reason)),
                 Step::Frame(s) => *s,
@@ -722,32 +759,73 @@ enum Step {
     Stopped(String),
 }
 
+/// A step and its place in the footage (the reader numbers them 0, 1, 2, …).
+type Numbered = (u64, Result<Step>);
+
+/// The detectors' results back in frame order: each frame's analytics need the frame before.
+struct InOrder {
+    rx: std::sync::mpsc::Receiver<Numbered>,
+    pending: std::collections::BTreeMap<u64, Result<Step>>,
+    next: u64,
+    /// One back to the reader per frame handed on (see `in_flight`).
+    tokens: std::sync::mpsc::SyncSender<()>,
+}
+
+impl Iterator for InOrder {
+    type Item = Result<Step>;
+
+    fn next(&mut self) -> Option<Result<Step>> {
+        loop {
+            if let Some(step) = self.pending.remove(&self.next) {
+                self.next += 1;
+                let _ = self.tokens.try_send(());
+                return Some(step);
+            }
+            let (seq, step) = self.rx.recv().ok()?;
+            self.pending.insert(seq, step);
+        }
+    }
+}
+
 /// Reader stage: decodes every frame and pre-processes those due for detection (every frame
-/// when `period` is 0) into recycled input tensors.
+/// when `period` is 0) into recycled input tensors; numbers what it sends, and sends a frame only
+/// with a token (frames in flight are bounded).
+#[allow(clippy::too_many_arguments)]
 fn read_stage(
     video: &mut VideoFile,
     stop: &std::sync::atomic::AtomicBool,
     max_frames: u64,
     period: f64,
     mut pre: crate::detect::Preprocessor,
-    tx: std::sync::mpsc::SyncSender<Result<Step>>,
+    tx: std::sync::mpsc::SyncSender<Numbered>,
     pool: std::sync::mpsc::Receiver<Vec<f32>>,
+    tokens: std::sync::mpsc::Receiver<()>,
 ) {
     let mut next_due = 0.0f64;
     let mut frames = 0u64;
+    let mut seq = 0u64;
+    let tx = |step: Result<Step>| {
+        let r = tx.send((seq, step));
+        seq += 1;
+        r
+    };
+    let mut tx = tx;
     loop {
+        if tokens.recv().is_err() {
+            return;
+        }
         let t_read = Instant::now();
         let frame = match video.read() {
             Ok(Some(f)) => f,
             Ok(None) => return,
             Err(e) => {
-                let _ = tx.send(Err(e));
+                let _ = tx(Err(e));
                 return;
             }
         };
         let decode_ms = t_read.elapsed().as_secs_f64() * 1000.0;
         if stop.load(std::sync::atomic::Ordering::Relaxed) {
-            let _ = tx.send(Ok(Step::Stopped("interrupted".into())));
+            let _ = tx(Ok(Step::Stopped("interrupted".into())));
             return;
         }
         frames += 1;
@@ -769,7 +847,7 @@ fn read_stage(
                     input = Some((buf, transform, t0.elapsed()));
                 }
                 Err(e) => {
-                    let _ = tx.send(Err(e));
+                    let _ = tx(Err(e));
                     return;
                 }
             }
@@ -780,7 +858,7 @@ fn read_stage(
             input,
             detected: None,
         };
-        if tx.send(Ok(Step::Frame(Box::new(staged)))).is_err() {
+        if tx(Ok(Step::Frame(Box::new(staged)))).is_err() {
             return;
         }
         if max_frames > 0 && frames >= max_frames {
@@ -789,16 +867,24 @@ fn read_stage(
     }
 }
 
-/// Detector stage: inference and post-processing (and the optional smoke model) of the frames
-/// the reader prepared; input tensors go back to the reader's pool.
+/// Detector stage, one per inference session: inference and post-processing (and the optional
+/// smoke model) of the frames the reader prepared, taken from the queue the sessions share;
+/// input tensors go back to the reader's pool.
 fn detect_stage(
     det: &mut Detector,
-    smoke_model: &mut Option<&mut Detector>,
-    rx: std::sync::mpsc::Receiver<Result<Step>>,
-    tx: std::sync::mpsc::SyncSender<Result<Step>>,
+    mut smoke_model: Option<&mut Detector>,
+    rx: std::sync::Arc<std::sync::Mutex<std::sync::mpsc::Receiver<Numbered>>>,
+    tx: std::sync::mpsc::SyncSender<Numbered>,
     pool: std::sync::mpsc::Sender<Vec<f32>>,
 ) {
-    for msg in rx {
+    loop {
+        let next = match rx.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok((seq, msg)) = next else {
+            return;
+        };
         let msg = match msg {
             Ok(Step::Frame(mut s)) => match s.input.take() {
                 Some((tensor, transform, pre_time)) => {
@@ -830,7 +916,7 @@ fn detect_stage(
             other => other,
         };
         let fatal = msg.is_err();
-        if tx.send(msg).is_err() || fatal {
+        if tx.send((seq, msg)).is_err() || fatal {
             return;
         }
     }

@@ -193,6 +193,35 @@ fn two_replays_are_byte_identical_but_for_the_run_field() {
     assert_eq!(ma.files, mb.files);
 }
 
+/// Frame-level parallelism (`--workers 2`, each session on other frames) puts the frames back in
+/// order before tracking: the alerts are byte for byte those of one session (both with one
+/// inference thread, so each frame's numbers are computed the same way).
+#[test]
+fn two_inference_sessions_give_the_alerts_of_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let vtest = common::sample("vtest.avi");
+    let alerts = |workers: &str| {
+        let out = dir.path().join(format!("w{workers}"));
+        let (ok, _, err) = replay(
+            &[&vtest],
+            &out,
+            &[
+                "--threads",
+                "1",
+                "--workers",
+                workers,
+                "--max-frames",
+                "400",
+            ],
+        );
+        assert!(ok, "{err}");
+        std::fs::read(out.join("alerts.jsonl")).unwrap()
+    };
+    let (one, two) = (alerts("1"), alerts("2"));
+    assert!(!one.is_empty(), "no alert in the first 400 frames");
+    assert_eq!(one, two, "the alerts depend on the number of sessions");
+}
+
 #[test]
 fn report_renders_in_headless_chromium_with_its_episodes() {
     let dir = tempfile::tempdir().unwrap();

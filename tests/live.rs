@@ -171,7 +171,8 @@ fn open_episodes(storage: &Path) -> BTreeSet<String> {
 }
 
 /// Waits until every episode of `open` (open when a run stopped) is followed after the restart:
-/// an update with reason `resumed` or an end with reason `not_seen_after_restart`, logged and
+/// an update with reason `resumed` or an end with reason `not_seen_after_restart` (or
+/// `reconfigured`, when its camera was taken out of the configuration), logged and
 /// received by the subscriber. Returns how many were resumed and how many ended.
 /// Only alerts logged after the stop count: the first `at_stop` lines of the log are the
 /// stopped run's (an episode open at the stop may have had updates before it).
@@ -200,7 +201,8 @@ fn followed_after_restart(
                         counts.0 += 1;
                         followed.insert(ep);
                     }
-                    (Some("end"), Some("not_seen_after_restart")) => {
+                    // Not confirmed again, or its camera or zone is gone from the configuration.
+                    (Some("end"), Some("not_seen_after_restart" | "reconfigured")) => {
                         counts.1 += 1;
                         followed.insert(ep);
                     }
@@ -404,6 +406,15 @@ fn two_rtsp_cameras_deliver_alerts_and_health() {
     let _svc2 = service(&cfg, &dir.path().join("service2.log"));
     let (resumed, ended) = followed_after_restart(&storage, &save, &open, at_stop);
     assert!(ended >= 1, "the {gone} camera's episode ended");
+    assert!(
+        logged(&storage)
+            .iter()
+            .skip(at_stop)
+            .any(|a| a["camera_id"] == gone.as_str()
+                && a["phase"] == "end"
+                && a["reason"] == "reconfigured"),
+        "the {gone} camera's episode did not end as reconfigured"
+    );
     note(&format!(
         "SIGTERM: {} episodes open at the stop; after the restart without the {gone} camera {resumed} resumed, {ended} ended",
         open.len()
@@ -1137,4 +1148,209 @@ fn decisions_made_while_the_box_is_offline_reach_it() {
     );
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     rt.block_on(task).unwrap();
+}
+
+/// `systemctl reload` (SIGHUP): an invalid file is refused and everything goes on; a valid one
+/// keeps the unchanged camera's analytics (its open episode goes on and ends `cleared`, never
+/// carried), gives the camera whose calibration changed new analytics (its open episode is carried
+/// as after a restart: `resumed` or `not_seen_after_restart`), stops the removed camera (its open
+/// episode ends `reconfigured`, its retained status says why, its metrics go) and starts the added
+/// one, on the same MQTT session.
+#[test]
+fn a_reload_keeps_unchanged_cameras_and_refuses_an_invalid_file() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let broker = Broker::start(&d.join("broker"), None);
+    let vtest = common::sample("vtest.avi").to_string_lossy().into_owned();
+    let bikes = pingpong_bikes(d).to_string_lossy().into_owned();
+    // The changed camera's calibration: a copy of the quick vtest one, edited before the reload.
+    let quick = common::root().join("tests/data/vtest-quick.toml");
+    let changed_cal = d.join("changed-quick.toml");
+    // (Its reference view's path made absolute: it is relative to the calibration.)
+    std::fs::write(
+        &changed_cal,
+        std::fs::read_to_string(&quick)
+            .unwrap()
+            .replace("\"../../samples/vtest.avi\"", &format!("\"{vtest}\"")),
+    )
+    .unwrap();
+    let cfg = config(
+        d,
+        broker.port,
+        &[
+            ("keep", vtest.clone(), "vtest"),
+            ("changed", vtest.clone(), "vtest"),
+            ("gone", bikes, "bikes"),
+        ],
+        "",
+    );
+    let quick = quick.display().to_string();
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let second = text.rfind(&quick).unwrap();
+    let text = format!(
+        "{}{}{}",
+        &text[..second],
+        changed_cal.display(),
+        &text[second + quick.len()..]
+    );
+    std::fs::write(&cfg, &text).unwrap();
+    let metrics_addr = text
+        .lines()
+        .find_map(|l| l.strip_prefix("metrics = \""))
+        .map(|s| s.trim_end_matches('"').to_string())
+        .unwrap();
+    let log = d.join("service.log");
+    let mut svc = service(&cfg, &log);
+    let storage = d.join("storage");
+    let pid = svc.pid().unwrap() as i32;
+    let open_of = |camera: &str| -> Option<String> {
+        let alerts = logged(&storage);
+        let ended: BTreeSet<&str> = alerts
+            .iter()
+            .filter(|a| a["phase"] == "end")
+            .filter_map(|a| a["episode_id"].as_str())
+            .collect();
+        alerts
+            .iter()
+            .filter(|a| a["camera_id"] == camera && a["phase"] == "start")
+            .filter_map(|a| a["episode_id"].as_str())
+            .find(|e| !ended.contains(e))
+            .map(str::to_string)
+    };
+    let later = |episode: &str, after: usize| -> Vec<serde_json::Value> {
+        logged(&storage)
+            .into_iter()
+            .skip(after)
+            .filter(|a| a["episode_id"] == episode)
+            .collect()
+    };
+    let logged_line = |what: &str| {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.contains(what))
+            .map(str::to_string)
+    };
+    wait_for("the first alert", 90, || {
+        assert!(
+            svc.alive(),
+            "the service ended:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        !logged(&storage).is_empty()
+    });
+
+    // An invalid file: refused, named, nothing stops.
+    std::fs::write(&cfg, text.replacen("detect_fps = 5", "detect_fps = 0", 1)).unwrap();
+    // SAFETY: a signal to the child this test started.
+    unsafe { libc::kill(pid, libc::SIGHUP) };
+    wait_for("the refusal in the log", 30, || {
+        logged_line("reload refused").is_some()
+    });
+    let refusal = logged_line("reload refused").unwrap();
+    assert!(
+        refusal.contains("detect_fps") && refusal.contains("service.toml"),
+        "the refusal names neither field nor file: {refusal}"
+    );
+    assert!(svc.alive(), "an invalid reload stopped the service");
+
+    // The running cameras go on: wait until each has an episode open at once.
+    wait_for(
+        "open episodes on 'keep', 'changed' and 'gone' at once",
+        240,
+        || {
+            ["keep", "changed", "gone"]
+                .iter()
+                .all(|c| open_of(c).is_some())
+        },
+    );
+    let (keep_ep, changed_ep, gone_ep) = (
+        open_of("keep").unwrap(),
+        open_of("changed").unwrap(),
+        open_of("gone").unwrap(),
+    );
+    let n_before = logged(&storage).len();
+    // A valid file: 'gone' removed, 'added' added, 'changed' recalibrated, 'keep' as it was.
+    let mut cal = std::fs::read_to_string(&changed_cal).unwrap();
+    cal.push_str("\n# recalibrated on the pole\n");
+    std::fs::write(&changed_cal, cal).unwrap();
+    let gone_block = text.find("[[cameras]]\nid = \"gone\"").unwrap();
+    let mut next = text[..gone_block].to_string();
+    next.push_str(&format!(
+        "[[cameras]]\nid = \"added\"\nurl = \"{vtest}\"\ncalibration = \"{quick}\"\ndetect_fps = 5\n"
+    ));
+    std::fs::write(&cfg, next).unwrap();
+    unsafe { libc::kill(pid, libc::SIGHUP) };
+    wait_for("the reload in the log", 30, || {
+        logged_line("configuration reloaded").is_some()
+    });
+    let line = logged_line("configuration reloaded").unwrap();
+    for want in [
+        "kept=keep",
+        "changed=changed",
+        "added=added",
+        "removed=gone",
+    ] {
+        assert!(line.contains(want), "{want} not in: {line}");
+    }
+    wait_for("'gone's episode ended as reconfigured", 30, || {
+        later(&gone_ep, n_before)
+            .iter()
+            .any(|a| a["phase"] == "end" && a["reason"] == "reconfigured")
+    });
+    // 'keep' goes on with the same analytics: its episode ends when the scene clears, as
+    // before, and is never carried.
+    wait_for("'keep's episode to end", 120, || {
+        later(&keep_ep, n_before)
+            .iter()
+            .any(|a| a["phase"] == "end")
+    });
+    for a in later(&keep_ep, n_before) {
+        assert!(
+            a["reason"] != "resumed" && a["reason"] != "not_seen_after_restart",
+            "'keep' was restarted by the reload: {a}"
+        );
+    }
+    // The control: 'changed' got new analytics, which carried its episode.
+    wait_for("'changed's episode carried", 120, || {
+        later(&changed_ep, n_before)
+            .iter()
+            .any(|a| a["reason"] == "resumed" || a["reason"] == "not_seen_after_restart")
+    });
+    wait_for("an alert from 'added'", 120, || {
+        logged(&storage).iter().any(|a| a["camera_id"] == "added")
+    });
+    // The removed camera's retained status says why; its metrics are gone, the added one's are
+    // there.
+    let status = Command::new("mosquitto_sub")
+        .args([
+            "-p",
+            &broker.port.to_string(),
+            "-t",
+            "streetwatch/test/gone/status",
+        ])
+        .args(["-C", "1", "-W", "5"])
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.contains("removed from the configuration"),
+        "status: {status}"
+    );
+    let m = http_get(&metrics_addr, "/metrics");
+    assert!(
+        m.contains("camera=\"added\"") && !m.contains("camera=\"gone\""),
+        "{m}"
+    );
+    // One MQTT session all along.
+    let l = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        l.matches("connected to the MQTT broker").count(),
+        1,
+        "the reload reconnected to the broker:\n{l}"
+    );
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    wait_for("the service to stop", 30, || !svc.alive());
 }

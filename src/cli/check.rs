@@ -18,12 +18,14 @@ pub fn run(args: &CheckArgs) -> Result<()> {
     let path = &args.calibration;
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    // A service configuration has `cameras`; anything else is a calibration. A file that is not
-    // TOML at all is reported by the calibration parser (with the line), unless it names cameras.
+    // A service configuration has `cameras` or `[mqtt]` (a box with no camera yet has only the
+    // latter); anything else is a calibration. A file that is not TOML at all is reported by the
+    // calibration parser (with the line), unless it names cameras or a broker.
     let is_service = match toml::from_str::<toml::Table>(&text) {
-        Ok(table) => table.contains_key("cameras"),
+        Ok(table) => table.contains_key("cameras") || table.contains_key("mqtt"),
         Err(_) => text.lines().any(|l| {
-            l.trim_start().starts_with("[[cameras]]") || l.trim_start().starts_with("cameras")
+            let l = l.trim_start();
+            l.starts_with("[[cameras]]") || l.starts_with("cameras") || l.starts_with("[mqtt]")
         }),
     };
     let is_console =
@@ -52,6 +54,9 @@ pub fn run(args: &CheckArgs) -> Result<()> {
             cfg.mqtt.host,
             cfg.mqtt.port
         );
+        if cfg.cameras.is_empty() {
+            println!("  no camera yet: the service runs idle (health only) until one is added");
+        }
         for c in &cfg.cameras {
             println!(
                 "  camera {} {} at {}/s, calibration {}",

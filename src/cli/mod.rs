@@ -86,6 +86,10 @@ pub struct ModelArgs {
     /// Score threshold (default: the manifest's).
     #[arg(long)]
     pub threshold: Option<f32>,
+    /// ONNX Runtime execution provider: cpu, cuda, tensorrt, openvino (all but cpu need an
+    /// ONNX Runtime built with them).
+    #[arg(long, default_value = "cpu")]
+    pub execution_provider: model::Provider,
 }
 
 pub fn load_detector(args: &ModelArgs) -> Result<Detector> {
@@ -94,6 +98,7 @@ pub fn load_detector(args: &ModelArgs) -> Result<Detector> {
     let opts = RuntimeOptions {
         ort_lib: args.ort_lib.clone().unwrap_or_else(model::default_ort_lib),
         threads: args.threads,
+        provider: args.execution_provider,
     };
     let mut det = Detector::new(manifest, &opts)?;
     det.threshold = args.threshold;
@@ -127,6 +132,8 @@ pub fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: not in the journal or a log file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match cli.command {
         Command::Detect(args) => detect::run(args),

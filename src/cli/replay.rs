@@ -69,6 +69,11 @@ pub struct ReplayArgs {
     /// keygen`): `manifest.json.sig`, checked by `verify --key bundle.pub`.
     #[arg(long)]
     sign_key: Option<PathBuf>,
+    /// Inference sessions working on different frames at once, each with `--threads` threads
+    /// (e.g. `--workers 2 --threads 1` on two cores); the frames are put back in order before
+    /// tracking, so the alerts do not depend on it.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=16))]
+    workers: u8,
 }
 
 const VIDEO_EXTENSIONS: &[&str] = &["avi", "mp4", "mkv", "mov", "ts", "m4v", "webm"];
@@ -125,6 +130,18 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         })?),
         None => None,
     };
+    let mut more = Vec::new();
+    for _ in 1..args.workers {
+        let smoke = match &args.smoke_model {
+            Some(name) => Some(load_detector(&ModelArgs {
+                model: name.clone(),
+                threshold: None,
+                ..args.model.clone()
+            })?),
+            None => None,
+        };
+        more.push((load_detector(&args.model)?, smoke));
+    }
     // Ctrl-C (or SIGTERM) stops the replay at the next frame; the bundle is then marked incomplete.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -163,9 +180,15 @@ pub fn run(args: ReplayArgs) -> Result<()> {
             threads: args.model.threads,
         };
         let started = std::time::Instant::now();
-        match pipeline::replay(&opts, &cal, &mut det, smoke.as_mut(), &stop, |a| {
-            println!("{}", a.summary())
-        }) {
+        match pipeline::replay(
+            &opts,
+            &cal,
+            &mut det,
+            smoke.as_mut(),
+            &mut more,
+            &stop,
+            |a| println!("{}", a.summary()),
+        ) {
             Ok(summary) => {
                 let interrupted = stop.load(std::sync::atomic::Ordering::Relaxed);
                 if let (Some(key), false) = (&sign_key, interrupted) {

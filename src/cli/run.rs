@@ -41,6 +41,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         ort_lib,
         threads: cfg.threads,
         threshold: None,
+        execution_provider: cfg.execution_provider,
     })?;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     crate::service::run(cfg, det, stop, stats.as_deref())?;

@@ -26,10 +26,23 @@ pub fn cache_dir() -> PathBuf {
     home.join(".cache").join("streetwatch")
 }
 
-/// Where the ONNX Runtime library is looked for when no path is given.
+/// A path of the installed layout (the Debian package: `<prefix>/bin/streetwatch`,
+/// `<prefix>/lib/streetwatch/`, `<prefix>/share/streetwatch/`), relative to the running
+/// executable's prefix, when it exists. An unpacked package therefore works wherever it lies.
+pub fn installed(relative: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let p = exe.parent()?.parent()?.join(relative);
+    p.exists().then_some(p)
+}
+
+/// Where the ONNX Runtime library is looked for when no path is given: `$ORT_DYLIB_PATH`, the
+/// installed package's copy, then the one setup puts in the cache.
 pub fn default_ort_lib() -> PathBuf {
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
+    }
+    if let Some(p) = installed(&format!("lib/streetwatch/libonnxruntime.so.{ORT_VERSION}")) {
+        return p;
     }
     cache_dir()
         .join(format!("onnxruntime-{ORT_VERSION}"))
@@ -58,17 +71,19 @@ pub fn runtime(lib: &Path) -> Result<&'static ort::environment::Environment> {
     })
 }
 
-/// Resolves a `--model` argument: a manifest path, or a manifest name in `models/`.
+/// Resolves a `--model` argument: a manifest path, or a manifest name in `models/` (of the
+/// working folder, of the installed package, of the source tree this was built from).
 pub fn find_manifest(arg: &str) -> Result<PathBuf> {
     let direct = PathBuf::from(arg);
     if direct.is_file() {
         return Ok(direct);
     }
     let roots = [
-        PathBuf::from("models"),
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models"),
+        Some(PathBuf::from("models")),
+        installed("share/streetwatch/models"),
+        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models")),
     ];
-    for root in &roots {
+    for root in roots.iter().flatten() {
         let p = root.join(format!("{arg}.toml"));
         if p.is_file() {
             return Ok(p);
@@ -125,12 +140,80 @@ pub fn locate_model(manifest: &Manifest) -> Result<(PathBuf, String)> {
     Ok((path, actual))
 }
 
+/// Where ONNX Runtime runs a model (its execution provider). The library setup installs (the
+/// PyPI `onnxruntime` wheel, also in the Debian package) has the CPU one only: the others need an
+/// ONNX Runtime built with them, given with `ORT_DYLIB_PATH` / `--ort-lib` (see `hint`). Only the
+/// CPU provider is tested here (no GPU on these machines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    #[default]
+    Cpu,
+    /// NVIDIA GPUs (Jetson-class boxes, x86 with a GPU).
+    Cuda,
+    /// NVIDIA TensorRT (Jetson-class boxes): builds an engine per model on the first run.
+    TensorRt,
+    /// Intel CPUs, integrated GPUs and NPUs.
+    OpenVino,
+}
+
+impl Provider {
+    pub const ALL: [Provider; 4] = [
+        Provider::Cpu,
+        Provider::Cuda,
+        Provider::TensorRt,
+        Provider::OpenVino,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Cpu => "cpu",
+            Provider::Cuda => "cuda",
+            Provider::TensorRt => "tensorrt",
+            Provider::OpenVino => "openvino",
+        }
+    }
+
+    /// Which ONNX Runtime build has this provider.
+    pub fn hint(self) -> &'static str {
+        match self {
+            Provider::Cpu => "every ONNX Runtime build",
+            Provider::Cuda => "the PyPI wheel onnxruntime-gpu (x86-64, CUDA 12 and cuDNN 9 installed) or NVIDIA's JetPack build of ONNX Runtime on Jetson",
+            Provider::TensorRt => "onnxruntime-gpu with NVIDIA's TensorRT libraries installed, or NVIDIA's JetPack build on Jetson",
+            Provider::OpenVino => "the PyPI wheel onnxruntime-openvino (x86-64, Intel)",
+        }
+    }
+
+    fn dispatch(self) -> Option<ort::ep::ExecutionProviderDispatch> {
+        match self {
+            Provider::Cpu => None,
+            Provider::Cuda => Some(ort::ep::CUDA::default().build()),
+            Provider::TensorRt => Some(ort::ep::TensorRT::default().build()),
+            Provider::OpenVino => Some(ort::ep::OpenVINO::default().build()),
+        }
+    }
+}
+
+impl std::str::FromStr for Provider {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Provider, String> {
+        Provider::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
+                format!("'{s}' is not an execution provider ({})", names.join(", "))
+            })
+    }
+}
+
 /// How to run a model.
 #[derive(Debug, Clone)]
 pub struct RuntimeOptions {
     pub ort_lib: PathBuf,
     /// Intra-op threads; 0 = number of cores.
     pub threads: usize,
+    pub provider: Provider,
 }
 
 impl Default for RuntimeOptions {
@@ -138,6 +221,7 @@ impl Default for RuntimeOptions {
         RuntimeOptions {
             ort_lib: default_ort_lib(),
             threads: 0,
+            provider: Provider::Cpu,
         }
     }
 }
@@ -167,8 +251,20 @@ impl LoadedModel {
             path: path.clone(),
             message: e.to_string(),
         };
-        let session = Session::builder(env)
-            .map_err(load_err)?
+        let mut builder = Session::builder(env).map_err(load_err)?;
+        if let Some(ep) = opts.provider.dispatch() {
+            // No silent fall-back to the CPU: a box configured for its GPU that runs on its CPU
+            // would miss its frame rate without saying why.
+            builder = builder
+                .with_execution_providers([ep.error_on_failure()])
+                .map_err(|e| Error::Provider {
+                    provider: opts.provider.as_str(),
+                    lib: opts.ort_lib.clone(),
+                    message: ort::Error::<()>::from(e).to_string(),
+                    hint: opts.provider.hint(),
+                })?;
+        }
+        let session = builder
             .with_optimization_level(GraphOptimizationLevel::All)
             .map_err(|e| load_err(e.into()))?
             .with_intra_threads(threads)

@@ -35,8 +35,12 @@ pub enum Reason {
     FootageEnded,
     /// Open when the service stopped, seen and confirmed again after its restart.
     Resumed,
-    /// Open when the service stopped, not confirmed again within its grace after the restart.
+    /// Open when the service stopped (or its camera's configuration was reloaded), not
+    /// confirmed again within its grace afterwards.
     NotSeenAfterRestart,
+    /// Its camera or zone is no longer in the configuration (a reload or a restart with a changed
+    /// configuration): it cannot be followed.
+    Reconfigured,
 }
 
 /// A lifecycle event with the observation it is about (for `end`: the last one seen).

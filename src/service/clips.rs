@@ -35,9 +35,12 @@ struct Active {
 pub struct Recorder {
     before: f64,
     after: f64,
-    rings: Vec<VecDeque<(f64, Vec<u8>)>>,
+    rings: Vec<Ring>,
     active: Vec<Vec<Active>>,
 }
+
+/// A camera's recent frames: (Unix seconds, JPEG).
+type Ring = VecDeque<(f64, Vec<u8>)>;
 
 /// Frame times a microsecond apart are one time (sums of frame periods are not exact).
 const EPS: f64 = 1e-6;
@@ -111,6 +114,40 @@ impl Recorder {
             until: t + self.after,
             frames,
         });
+    }
+
+    /// The cameras renumbered (a reload): `by_new[j]` is the old number of new camera `j`, if it
+    /// had one; its frames and clips move with it. The clips of cameras no longer listed end as
+    /// they are and are returned.
+    pub fn remap(&mut self, by_new: &[Option<usize>]) -> Vec<Finished> {
+        let mut rings: Vec<Option<Ring>> = std::mem::take(&mut self.rings)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut active: Vec<Option<Vec<Active>>> = std::mem::take(&mut self.active)
+            .into_iter()
+            .map(Some)
+            .collect();
+        fn take<T: Default>(v: &mut [Option<T>], i: Option<usize>) -> T {
+            i.and_then(|i| v.get_mut(i))
+                .and_then(Option::take)
+                .unwrap_or_default()
+        }
+        for &old in by_new {
+            self.rings.push(take(&mut rings, old));
+            self.active.push(take(&mut active, old));
+        }
+        let mut ended = Vec::new();
+        for (camera, left) in active.into_iter().enumerate() {
+            for a in left.into_iter().flatten() {
+                ended.push(Finished {
+                    alert_id: a.alert_id,
+                    camera,
+                    frames: a.frames,
+                });
+            }
+        }
+        ended
     }
 
     /// The clips being filled, ended as they are (at shutdown).

@@ -109,6 +109,22 @@ impl OpenEpisodes {
         self.dirty = true;
     }
 
+    /// Takes out the open episodes of these cameras (their analytics are replaced by a reload).
+    pub fn take_cameras(&mut self, cameras: &[String]) -> Vec<Record> {
+        let ids: Vec<String> = self
+            .records
+            .iter()
+            .filter(|(_, r)| cameras.contains(&r.alert.camera_id))
+            .map(|(id, _)| id.clone())
+            .collect();
+        if !ids.is_empty() {
+            self.dirty = true;
+        }
+        ids.iter()
+            .filter_map(|id| self.records.remove(id))
+            .collect()
+    }
+
     /// The episode was last seen at `unix`.
     pub fn seen(&mut self, episode_id: &str, unix: f64) {
         if let Some(r) = self.records.get_mut(episode_id) {
@@ -168,14 +184,15 @@ fn set_aside(path: &Path, why: &str) {
     );
 }
 
-/// The end of a carried episode that cannot be followed (its camera or zone is gone): its last
-/// alert as an `end` now, with its times on this run's timeline.
+/// The end of a carried episode that cannot be followed (its camera or zone is gone from the
+/// configuration): its last alert as an `end` (reason `reconfigured`) now, with its times on this
+/// run's timeline.
 pub fn end_now(r: &Record, id: String, started_unix: f64) -> Alert {
     let media = |unix: f64| ((unix - started_unix) * 1000.0).round() / 1000.0;
     let mut a = r.alert.clone();
     a.id = id;
     a.phase = Phase::End;
-    a.reason = Some(crate::rules::Reason::NotSeenAfterRestart);
+    a.reason = Some(crate::rules::Reason::Reconfigured);
     a.first_seen_media_s = media(r.first_seen_unix);
     a.confirmed_media_s = media(r.confirmed_unix);
     a.last_seen_media_s = media(r.last_seen_unix);
@@ -221,7 +238,7 @@ mod tests {
         let end = end_now(&carried[0], "new-id".into(), 2000.0);
         assert_eq!(
             (end.phase, end.reason),
-            (Phase::End, Some(crate::rules::Reason::NotSeenAfterRestart))
+            (Phase::End, Some(crate::rules::Reason::Reconfigured))
         );
         assert_eq!(end.episode_id, "e2");
         assert!(end.first_seen_media_s < 0.0 && end.snapshot.is_none());

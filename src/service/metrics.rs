@@ -125,6 +125,8 @@ impl LagRecord {
 
 #[derive(Default)]
 struct Cam {
+    label: CameraLabel,
+    slot: Arc<Slot>,
     analysed: u64,
     record: LagRecord,
     lags: VecDeque<(std::time::Instant, f64)>,
@@ -132,7 +134,7 @@ struct Cam {
 }
 
 /// The label of every per-camera series.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Clone, Debug, Default, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CameraLabel {
     camera: String,
 }
@@ -278,13 +280,11 @@ impl Exposition {
 
 pub struct Metrics {
     started: std::time::Instant,
-    cameras: Vec<String>,
-    labels: Vec<CameraLabel>,
+    /// The cameras in the service's order (a reload changes them).
     cams: Mutex<Vec<Cam>>,
     outbox: Arc<Outbox>,
     mqtt: Arc<MqttStats>,
     storage: Arc<StorageStats>,
-    slots: Vec<Arc<Slot>>,
     exposition: Exposition,
 }
 
@@ -305,37 +305,59 @@ impl Metrics {
         mqtt: Arc<MqttStats>,
         storage: Arc<StorageStats>,
     ) -> Metrics {
-        let labels: Vec<CameraLabel> = cameras
-            .iter()
-            .map(|c| CameraLabel { camera: c.clone() })
-            .collect();
-        let exposition = Exposition::new();
-        // Every series from the start, not from a camera's first frame.
-        for l in &labels {
-            let _ = exposition.analysed.get_or_create(l);
-            let _ = exposition.dropped.get_or_create(l);
-            let _ = exposition.reconnects.get_or_create(l);
-            let _ = exposition.online.get_or_create(l);
-            let _ = exposition.lag.get_or_create(l);
-            let _ = exposition.fps.get_or_create(l);
-            let _ = exposition.inference.get_or_create(l);
-        }
-        Metrics {
+        let m = Metrics {
             started: std::time::Instant::now(),
-            cams: Mutex::new(cameras.iter().map(|_| Cam::default()).collect()),
-            cameras,
-            labels,
+            cams: Mutex::new(Vec::new()),
             outbox,
             mqtt,
             storage,
-            slots,
-            exposition,
+            exposition: Exposition::new(),
+        };
+        m.set_cameras(cameras, slots);
+        m
+    }
+
+    /// The cameras now (at start and after a reload), in the order `record` numbers them: a
+    /// camera that stays keeps its figures, a removed one's series go.
+    pub fn set_cameras(&self, cameras: Vec<String>, slots: Vec<Arc<Slot>>) {
+        let e = &self.exposition;
+        let mut cams = self.cams.lock().unwrap_or_else(|p| p.into_inner());
+        let mut old: Vec<Cam> = std::mem::take(&mut *cams);
+        for (id, slot) in cameras.into_iter().zip(slots) {
+            let label = CameraLabel { camera: id };
+            let mut cam = match old.iter().position(|c| c.label == label) {
+                Some(i) => old.swap_remove(i),
+                None => Cam::default(),
+            };
+            // Every series from the start, not from a camera's first frame.
+            let _ = e.analysed.get_or_create(&label);
+            let _ = e.dropped.get_or_create(&label);
+            let _ = e.reconnects.get_or_create(&label);
+            let _ = e.online.get_or_create(&label);
+            let _ = e.lag.get_or_create(&label);
+            let _ = e.fps.get_or_create(&label);
+            let _ = e.inference.get_or_create(&label);
+            cam.label = label;
+            cam.slot = slot;
+            cams.push(cam);
+        }
+        for gone in old {
+            let l = &gone.label;
+            e.analysed.remove(l);
+            e.dropped.remove(l);
+            e.reconnects.remove(l);
+            e.online.remove(l);
+            e.lag.remove(l);
+            e.fps.remove(l);
+            e.inference.remove(l);
         }
     }
 
     pub fn record(&self, cam: usize, lag_ms: f64, inference_ms: f64) {
         let mut cams = self.cams.lock().unwrap_or_else(|p| p.into_inner());
-        let c = &mut cams[cam];
+        let Some(c) = cams.get_mut(cam) else {
+            return;
+        };
         c.analysed += 1;
         let now = std::time::Instant::now();
         c.record
@@ -349,7 +371,7 @@ impl Metrics {
             c.lags.pop_front();
         }
         c.inference_sum += inference_ms;
-        let l = &self.labels[cam];
+        let l = &c.label;
         self.exposition.analysed.get_or_create(l).inc();
         self.exposition
             .lag
@@ -379,12 +401,12 @@ impl Metrics {
     pub fn health_json(&self) -> String {
         let cams = self.cams.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = Vec::new();
-        for (i, c) in cams.iter().enumerate() {
+        for c in cams.iter() {
             let mut lags: Vec<f64> = c.lags.iter().map(|l| l.1).collect();
             let fps = Self::recent_fps(c);
-            let s = &self.slots[i];
+            let s = &c.slot;
             out.push(serde_json::json!({
-                "camera": self.cameras[i],
+                "camera": c.label.camera,
                 "online": s.online.load(Ordering::Relaxed),
                 "analysed_fps": (fps * 100.0).round() / 100.0,
                 "lag_ms_p50": quantile(&mut lags, 0.5).round(),
@@ -398,6 +420,27 @@ impl Metrics {
         serde_json::json!({"cameras": out, "outbox_depth": self.outbox.depth(), "mqtt_connected": self.mqtt.connected.load(Ordering::Relaxed)}).to_string()
     }
 
+    /// One line for `systemctl status`: cameras streaming, outbox depth, broker.
+    pub fn status_line(&self) -> String {
+        let (online, all) = {
+            let cams = self.cams.lock().unwrap_or_else(|p| p.into_inner());
+            let online = cams
+                .iter()
+                .filter(|c| c.slot.online.load(Ordering::Relaxed))
+                .count();
+            (online, cams.len())
+        };
+        format!(
+            "{online} of {all} cameras streaming; outbox {}; broker {}",
+            self.outbox.depth(),
+            if self.mqtt.connected.load(Ordering::Relaxed) {
+                "connected"
+            } else {
+                "not connected"
+            }
+        )
+    }
+
     /// Figures for the whole run so far (`streetwatch run --stats FILE` writes them at
     /// shutdown): per camera, analysed frames/s, lag p50/p99/max and p99 per minute, captured and
     /// dropped frames, reconnects.
@@ -406,12 +449,10 @@ impl Metrics {
         let secs = self.started.elapsed().as_secs_f64().max(1e-9);
         let cameras: Vec<serde_json::Value> = cams
             .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let s = self.slots.get(i);
-                let load = |f: fn(&Slot) -> u64| s.map(|s| f(s)).unwrap_or(0);
+            .map(|c| {
+                let load = |f: fn(&Slot) -> u64| f(&c.slot);
                 serde_json::json!({
-                    "camera": self.cameras[i],
+                    "camera": c.label.camera,
                     "analysed": c.analysed,
                     // Between the camera's first and last decision (not counting start-up and
                     // shutdown).
@@ -435,22 +476,19 @@ impl Metrics {
         let e = &self.exposition;
         {
             let cams = self.cams.lock().unwrap_or_else(|p| p.into_inner());
-            for (i, c) in cams.iter().enumerate() {
-                let l = &self.labels[i];
+            for c in cams.iter() {
+                let (l, s) = (&c.label, &c.slot);
                 e.fps.get_or_create(l).set(Self::recent_fps(c));
-                if let Some(s) = self.slots.get(i) {
-                    let copy = |f: &Family<CameraLabel, Counter>,
-                                v: &std::sync::atomic::AtomicU64| {
-                        f.get_or_create(l)
-                            .inner()
-                            .store(v.load(Ordering::Relaxed), Ordering::Relaxed)
-                    };
-                    copy(&e.dropped, &s.dropped);
-                    copy(&e.reconnects, &s.reconnects);
-                    e.online
-                        .get_or_create(l)
-                        .set(s.online.load(Ordering::Relaxed) as i64);
-                }
+                let copy = |f: &Family<CameraLabel, Counter>, v: &std::sync::atomic::AtomicU64| {
+                    f.get_or_create(l)
+                        .inner()
+                        .store(v.load(Ordering::Relaxed), Ordering::Relaxed)
+                };
+                copy(&e.dropped, &s.dropped);
+                copy(&e.reconnects, &s.reconnects);
+                e.online
+                    .get_or_create(l)
+                    .set(s.online.load(Ordering::Relaxed) as i64);
             }
         }
         e.outbox_depth.set(self.outbox.depth() as i64);

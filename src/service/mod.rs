@@ -8,7 +8,9 @@ pub mod clips;
 pub mod episodes;
 pub mod metrics;
 pub mod mqtt;
+pub mod reload;
 pub mod storage;
+pub mod systemd;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -24,8 +26,9 @@ use crate::error::{Error, Result};
 use crate::outbox::Outbox;
 use crate::rules;
 use crate::time::LocalTime;
-use capture::{now_unix, Slot};
+use capture::now_unix;
 use metrics::Metrics;
+use reload::Live;
 use storage::Storage;
 
 /// Runs until SIGTERM/SIGINT (or `stop` is set).
@@ -68,14 +71,10 @@ pub fn run(
     let (tx, rx) = mpsc::unbounded_channel();
     let kick = Arc::new(Notify::new());
     let mqtt_stats = Arc::new(mqtt::MqttStats::default());
-    let slots: Vec<Arc<Slot>> = cfg
-        .cameras
-        .iter()
-        .map(|_| Arc::new(Slot::default()))
-        .collect();
+    // The cameras are given to the metrics once their capture has started (and at each reload).
     let metrics = Arc::new(Metrics::new(
-        cfg.cameras.iter().map(|c| c.id.clone()).collect(),
-        slots.clone(),
+        Vec::new(),
+        Vec::new(),
         outbox.clone(),
         mqtt_stats.clone(),
         storage.stats.clone(),
@@ -86,6 +85,11 @@ pub fn run(
         signal_hook::flag::register(sig, stop.clone())
             .map_err(|e| Error::io("signal handler", e))?;
     }
+    // SIGHUP (`systemctl reload`) asks for the configuration and calibrations to be read again
+    // (registered early: its default action would end the process).
+    let reload = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, reload.clone())
+        .map_err(|e| Error::io("signal handler", e))?;
     let (feedback_tx, feedback_rx) = std::sync::mpsc::channel();
     // The MQTT task drains the outbox and ends once `flush` is set: after the analytics worker
     // has stored its last alerts and clips, not at the signal.
@@ -113,23 +117,17 @@ pub fn run(
         runtime.spawn(metrics::serve(listener, m));
     }
 
-    // Capture threads.
-    let mut threads = Vec::new();
-    for (cam, slot) in cfg.cameras.iter().zip(&slots) {
-        let (id, url, safe, opts) = (cam.id.clone(), cam.url.clone(), cam.safe_url(), cam.capture);
-        let (slot, stop, tx) = (slot.clone(), stop.clone(), tx.clone());
-        threads.push(
-            std::thread::Builder::new()
-                .name(format!("capture-{id}"))
-                .spawn(move || {
-                    let _span = tracing::info_span!("camera", id = %id).entered();
-                    capture::run_capture(id, url, safe, opts, slot, stop, move |s| {
-                        let _ = tx.send(mqtt::Message::Status(s));
-                    })
-                })
-                .map_err(|e| Error::io("capture thread", e))?,
-        );
+    // Capture threads, one per camera, each with its own stop flag (a reload stops some).
+    let mut lives: Vec<Live> = Vec::new();
+    for cam in &cfg.cameras {
+        lives.push(Live::start(cam, &tx)?);
     }
+    metrics.set_cameras(
+        cfg.cameras.iter().map(|c| c.id.clone()).collect(),
+        lives.iter().map(|l| l.slot.clone()).collect(),
+    );
+    // Capture threads of cameras a reload removed or changed: joined at the end.
+    let mut retired: Vec<std::thread::JoinHandle<()>> = Vec::new();
 
     // The inference worker (this thread) hands each detected frame to the analytics worker
     // (tracker, cues, rules, snapshots, outbox), so that inference never waits for them.
@@ -164,24 +162,6 @@ pub fn run(
         encoder: None,
     };
     worker.restore(carried);
-    // View watch: cameras whose calibration names a reference view.
-    let mut watches: Vec<Option<crate::viewwatch::ViewWatch>> = Vec::new();
-    for c in &cfg.cameras {
-        watches.push(match &c.calibration.reference_frame {
-            Some((path, at)) => {
-                let w = crate::viewwatch::ViewWatch::new(crate::viewwatch::Reference::new(
-                    &crate::source::frame_at(path, *at)?,
-                )?);
-                let _ = tx.send(mqtt::Message::View {
-                    camera: c.id.clone(),
-                    state: "ok".into(),
-                    detail: "matches the calibration's reference view".into(),
-                });
-                Some(w)
-            }
-            None => None,
-        });
-    }
     // Two jobs in flight at most: when the analytics fall behind, inference waits for them
     // rather than queueing stale frames (the capture mailboxes keep only the newest frame).
     let (jobs_tx, jobs_rx) = std::sync::mpsc::sync_channel::<Job>(2);
@@ -191,38 +171,56 @@ pub fn run(
         .name("analytics".into())
         .spawn(move || worker.run(jobs_rx))
         .map_err(|e| Error::io("analytics thread", e))?;
-    let mut analysed: Vec<u64> = vec![0; cfg.cameras.len()];
-    let periods: Vec<Duration> = cfg
-        .cameras
-        .iter()
-        .map(|c| Duration::from_secs_f64(1.0 / c.detect_fps))
-        .collect();
-    let mut due: Vec<Instant> = vec![Instant::now(); cfg.cameras.len()];
+    let mut cfg = cfg;
     let mut last_health = Instant::now();
+    let mut notifier = systemd::Notifier::from_env();
+    notifier.ready(&metrics.status_line());
     while !stop.load(Ordering::Relaxed) {
+        // The watchdog is fed here and nowhere else: a detector that hangs, or analytics that
+        // stop taking frames (the send below then blocks), stop the pings.
+        notifier.alive();
+        if reload.swap(false, Ordering::Relaxed) {
+            notifier.reloading();
+            match reload::prepare(&cfg, &det, started_unix, &tx) {
+                Ok(plan) => {
+                    let job = reload::apply(plan, &mut cfg, &mut lives, &mut retired, &tx)?;
+                    if jobs_tx.send(job).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => tracing::error!(
+                    file = %cfg.path.display(),
+                    error = %e,
+                    "reload refused: the running configuration is kept"
+                ),
+            }
+            notifier.ready(&metrics.status_line());
+        }
         let now = Instant::now();
         if last_health.elapsed().as_secs_f64() >= cfg.health_interval_s {
             last_health = now;
             let _ = tx.send(mqtt::Message::Health(metrics.health_json()));
+            notifier.status(&metrics.status_line());
         }
         // The most overdue camera with a frame waiting goes first: under overload every camera
         // slows down evenly, and only the newest frame is ever analysed (bounded lag).
-        let pick = (0..slots.len())
-            .filter(|&i| due[i] <= now && slots[i].has_frame())
-            .min_by_key(|&i| due[i]);
+        let pick = (0..lives.len())
+            .filter(|&i| lives[i].due <= now && lives[i].slot.has_frame())
+            .min_by_key(|&i| lives[i].due);
         let Some(i) = pick else {
             std::thread::sleep(Duration::from_millis(3));
             continue;
         };
-        let Some(frame) = slots[i].take() else {
+        let live = &mut lives[i];
+        let Some(frame) = live.slot.take() else {
             continue;
         };
-        due[i] = (due[i] + periods[i]).max(now.checked_sub(periods[i]).unwrap_or(now));
+        live.due = (live.due + live.period).max(now.checked_sub(live.period).unwrap_or(now));
         let cam = &cfg.cameras[i];
-        analysed[i] += 1;
+        live.analysed += 1;
         // About once a second, the view is compared with the calibration's reference.
-        if let Some(w) = watches[i].as_mut() {
-            if analysed[i] % (cam.detect_fps.round().max(1.0) as u64) == 1 {
+        if let Some(w) = live.watch.as_mut() {
+            if live.analysed % (cam.detect_fps.round().max(1.0) as u64) == 1 {
                 if let Some(state) = w.check(&frame.image)? {
                     let detail = w
                         .last
@@ -249,7 +247,7 @@ pub fn run(
                 continue;
             }
         };
-        let job = Job {
+        let job = Job::Frame {
             cam: i,
             frame,
             dets,
@@ -259,12 +257,20 @@ pub fn run(
             break;
         }
     }
+    notifier.stopping();
+    for live in &lives {
+        live.stop.store(true, Ordering::Relaxed);
+    }
     drop(jobs_tx);
     let analytics_result = analytics_thread
         .join()
         .map_err(|_| Error::Inference("the analytics thread panicked".into()));
     tracing::info!("shutting down: stopping capture, flushing the outbox");
-    for t in threads {
+    for t in lives
+        .iter_mut()
+        .filter_map(|l| l.thread.take())
+        .chain(retired)
+    {
         let _ = t.join();
     }
     flush.store(true, Ordering::Relaxed);
@@ -280,12 +286,22 @@ pub fn run(
     analytics_result
 }
 
-/// A detected frame for the analytics worker.
-struct Job {
-    cam: usize,
-    frame: capture::Captured,
-    dets: Vec<crate::detect::Detection>,
-    inference_ms: f64,
+/// Work for the analytics worker, in the order the inference loop decided it.
+enum Job {
+    /// A detected frame of camera `cam`.
+    Frame {
+        cam: usize,
+        frame: capture::Captured,
+        dets: Vec<crate::detect::Detection>,
+        inference_ms: f64,
+    },
+    /// A reload: the cameras from now on, in order, and their analytics (`reload`); the frames
+    /// after it number cameras by this list.
+    Reload {
+        cameras: Vec<crate::config::CameraConfig>,
+        parts: Vec<reload::Part>,
+        slots: Vec<Arc<capture::Slot>>,
+    },
 }
 
 /// Per-camera analytics after detection: tracker, cues, rules, episodes, and for each alert the
@@ -312,8 +328,9 @@ struct AnalyticsWorker {
 
 /// The clip encoder: finished clips go in, WebM files (or why not) come back.
 struct Encoder {
-    jobs: std::sync::mpsc::Sender<(clips::Finished, f64)>,
-    done: std::sync::mpsc::Receiver<(String, usize, Result<Vec<u8>>)>,
+    /// A clip, its camera's rate and id (a reload may renumber the cameras meanwhile).
+    jobs: std::sync::mpsc::Sender<(clips::Finished, f64, String)>,
+    done: std::sync::mpsc::Receiver<(String, String, Result<Vec<u8>>)>,
     thread: std::thread::JoinHandle<()>,
 }
 
@@ -329,7 +346,7 @@ impl Encoder {
                 }
             }
         }
-        let (jobs, rx) = std::sync::mpsc::channel::<(clips::Finished, f64)>();
+        let (jobs, rx) = std::sync::mpsc::channel::<(clips::Finished, f64, String)>();
         let (tx, done) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("clips".into())
@@ -338,12 +355,12 @@ impl Encoder {
                 unsafe {
                     libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
                 }
-                for (clip, fps) in rx {
+                for (clip, fps, camera) in rx {
                     let tmp = dir.join(format!(".encoding-{}.webm", clip.alert_id));
                     let started = Instant::now();
                     let result = clips::encode(&clip.frames, fps, &tmp);
                     tracing::debug!(alert = %clip.alert_id, frames = clip.frames.len(), ms = started.elapsed().as_millis() as u64, "clip encoded");
-                    if tx.send((clip.alert_id, clip.camera, result)).is_err() {
+                    if tx.send((clip.alert_id, camera, result)).is_err() {
                         break;
                     }
                 }
@@ -366,7 +383,19 @@ impl AnalyticsWorker {
             }
         }
         for job in jobs {
-            self.step(job);
+            match job {
+                Job::Frame {
+                    cam,
+                    frame,
+                    dets,
+                    inference_ms,
+                } => self.step(cam, &frame, &dets, inference_ms),
+                Job::Reload {
+                    cameras,
+                    parts,
+                    slots,
+                } => self.reload(cameras, parts, slots),
+            }
         }
         save_open(&mut self.open, &self.storage, false);
         // The clips being filled end here; those encoded are stored before the worker ends.
@@ -389,16 +418,17 @@ impl AnalyticsWorker {
             return;
         };
         for clip in finished {
-            let fps = self.cfg.cameras[clip.camera].detect_fps;
-            let _ = enc.jobs.send((clip, fps));
+            let Some(cam) = self.cfg.cameras.get(clip.camera) else {
+                continue;
+            };
+            let _ = enc.jobs.send((clip, cam.detect_fps, cam.id.clone()));
         }
     }
 
-    fn store_clip(&mut self, (alert_id, camera, result): (String, usize, Result<Vec<u8>>)) {
-        let cam = &self.cfg.cameras[camera].id;
+    fn store_clip(&mut self, (alert_id, cam, result): (String, String, Result<Vec<u8>>)) {
         match result {
             Ok(webm) => {
-                if self.storage.record_clip(&alert_id, cam, &webm) {
+                if self.storage.record_clip(&alert_id, &cam, &webm) {
                     tracing::info!(camera = %cam, alert = %alert_id, bytes = webm.len(), "clip stored");
                 }
             }
@@ -462,9 +492,66 @@ impl AnalyticsWorker {
         save_open(&mut self.open, &self.storage, false);
     }
 
-    fn step(&mut self, job: Job) {
-        let i = job.cam;
-        let frame = &job.frame;
+    /// A reload (see `reload`): unchanged cameras keep their analytics; the open episodes of
+    /// changed and removed cameras are carried into the new analytics or ended, as after a
+    /// restart.
+    fn reload(
+        &mut self,
+        cameras: Vec<crate::config::CameraConfig>,
+        parts: Vec<reload::Part>,
+        slots: Vec<Arc<capture::Slot>>,
+    ) {
+        // Clips follow their camera by id; a removed camera's clips end now.
+        let by_id: Vec<Option<usize>> = cameras
+            .iter()
+            .map(|c| self.cfg.cameras.iter().position(|o| o.id == c.id))
+            .collect();
+        let ended = self.clips.remap(&by_id);
+        self.encode(ended);
+        let mut old: Vec<Option<(Analytics, AlertMaker)>> = std::mem::take(&mut self.analytics)
+            .into_iter()
+            .zip(std::mem::take(&mut self.makers))
+            .map(Some)
+            .collect();
+        for (cam, part) in cameras.iter().zip(parts) {
+            let (a, m) = match part {
+                reload::Part::Kept(i) => match old.get_mut(i).and_then(Option::take) {
+                    Some(am) => am,
+                    None => {
+                        // Cannot happen (camera ids are unique); the camera is left out
+                        // rather than the worker stopped.
+                        tracing::error!(camera = %cam.id, "reload: no analytics to keep; camera skipped until the next reload");
+                        continue;
+                    }
+                },
+                reload::Part::New(b) => *b,
+            };
+            self.analytics.push(a);
+            self.makers.push(m);
+        }
+        // The cameras whose analytics were not kept: their open episodes start over.
+        let replaced: Vec<String> = self
+            .cfg
+            .cameras
+            .iter()
+            .zip(&old)
+            .filter(|(_, o)| o.is_some())
+            .map(|(c, _)| c.id.clone())
+            .collect();
+        let carried = self.open.take_cameras(&replaced);
+        let ids = cameras.iter().map(|c| c.id.clone()).collect();
+        self.cfg.cameras = cameras;
+        self.metrics.set_cameras(ids, slots);
+        self.restore(carried);
+    }
+
+    fn step(
+        &mut self,
+        i: usize,
+        frame: &capture::Captured,
+        dets: &[crate::detect::Detection],
+        inference_ms: f64,
+    ) {
         let cam = &self.cfg.cameras[i];
         // Everything logged for this frame (tracker, cues, rules) names its camera.
         let _span = tracing::info_span!("camera", id = %cam.id).entered();
@@ -472,7 +559,7 @@ impl AnalyticsWorker {
         let t = frame.unix - self.started_unix;
         let local = Some(LocalTime::from_unix(frame.unix, &cal.time_zone));
         // One frame the analytics cannot take (an OpenCV error) must not stop the box.
-        let events = match self.analytics[i].step(cal, t, local, &frame.image, &job.dets, &[]) {
+        let events = match self.analytics[i].step(cal, t, local, &frame.image, dets, &[]) {
             Ok(ev) => ev,
             Err(e) => {
                 tracing::error!(error = %e, "analytics failed on a frame; skipped");
@@ -548,11 +635,8 @@ impl AnalyticsWorker {
             self.kick.notify_one();
         }
         self.storage.retry_held(false);
-        self.metrics.record(
-            i,
-            frame.at.elapsed().as_secs_f64() * 1000.0,
-            job.inference_ms,
-        );
+        self.metrics
+            .record(i, frame.at.elapsed().as_secs_f64() * 1000.0, inference_ms);
     }
 }
 
