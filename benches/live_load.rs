@@ -9,6 +9,9 @@
 //!     cargo bench --bench live_load                                # N = 1, 2, 4, 8
 //!     STREETWATCH_LIVE_CAMERAS=4 STREETWATCH_LIVE_SECONDS=300 cargo bench --bench live_load
 //!     STREETWATCH_BENCH_THREADS=1 cargo bench --bench live_load    # inference threads
+//!     STREETWATCH_LIVE_MODEL=nanodet_int8 STREETWATCH_LIVE_CAMERAS=8 cargo bench --bench live_load
+//!     STREETWATCH_LIVE_CLIPS=0 …                                  # no episode clips
+//!     STREETWATCH_LIVE_SESSIONS=2 STREETWATCH_BENCH_THREADS=1 …   # two sessions of one thread
 //!
 //! Without `--bench` (what `cargo test --all-targets` runs) it is a quick 15 s run of 2 cameras
 //! that proves the benchmark works.
@@ -75,7 +78,15 @@ struct RunFigures {
     rss_peak_mb: f64,
 }
 
-fn run(n: usize, seconds: u64, threads: usize, work: &Path) -> RunFigures {
+fn run(
+    n: usize,
+    seconds: u64,
+    threads: usize,
+    model: &str,
+    clips: bool,
+    sessions: usize,
+    work: &Path,
+) -> RunFigures {
     let dir = work.join(format!("n{n}"));
     std::fs::create_dir_all(&dir).unwrap();
     let broker = Broker::start(&dir.join("broker"), None);
@@ -84,9 +95,10 @@ fn run(n: usize, seconds: u64, threads: usize, work: &Path) -> RunFigures {
     let streams: Vec<(&str, PathBuf)> = names.iter().map(|s| (s.as_str(), file.clone())).collect();
     let rtsp = Rtsp::start_files(&root(), &streams);
     let mut cfg = format!(
-        "site = \"bench\"\nthreads = {threads}\nhealth_interval_s = 10\n\n[mqtt]\nhost = \"127.0.0.1\"\nport = {}\nclient_id = \"sw-bench-{n}\"\n\n[storage]\ndir = \"{}\"\n",
+        "site = \"bench\"\nmodel = \"{model}\"\nthreads = {threads}\ninference_sessions = {sessions}\nhealth_interval_s = 10\n\n[mqtt]\nhost = \"127.0.0.1\"\nport = {}\nclient_id = \"sw-bench-{n}\"\n\n[storage]\ndir = \"{}\"\n{}",
         broker.port,
-        dir.join("storage").display()
+        dir.join("storage").display(),
+        if clips { "" } else { "clip_before_s = 0\nclip_after_s = 0\n" }
     );
     for name in &names {
         cfg.push_str(&format!(
@@ -162,6 +174,9 @@ fn main() {
     let quick = !args.iter().any(|a| a == "--bench")
         || std::env::var_os("STREETWATCH_BENCH_QUICK").is_some();
     let threads: usize = env_or("STREETWATCH_BENCH_THREADS", 0);
+    let model: String = env_or("STREETWATCH_LIVE_MODEL", "nanodet".to_string());
+    let clips = env_or("STREETWATCH_LIVE_CLIPS", 1u8) != 0;
+    let sessions: usize = env_or("STREETWATCH_LIVE_SESSIONS", 1);
     let plan: Vec<(usize, u64)> = if quick {
         vec![(2, 15)]
     } else if let Some(n) = std::env::var("STREETWATCH_LIVE_CAMERAS")
@@ -177,7 +192,10 @@ fn main() {
     let mut runs = Vec::new();
     for (n, seconds) in plan {
         eprintln!("live load: {n} camera(s) for {seconds} s ...");
-        runs.push((seconds, run(n, seconds, threads, work.path())));
+        runs.push((
+            seconds,
+            run(n, seconds, threads, &model, clips, sessions, work.path()),
+        ));
     }
     let threads_label = if threads == 0 {
         "one per core".to_string()
@@ -185,7 +203,8 @@ fn main() {
         threads.to_string()
     };
     println!(
-        "\nlive load: N RTSP cameras (vtest 768x576 10 fps H.264) at detect_fps 5, NanoDet, inference threads: {threads_label}, {} cores",
+        "\nlive load: N RTSP cameras (vtest 768x576 10 fps H.264) at detect_fps 5, model {model}, clips {}, {sessions} inference session(s) of {threads_label} thread(s), {} cores",
+        if clips { "on" } else { "off" },
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     );
     println!("| N | seconds | camera | detections/s | lag p50 ms | lag p99 ms | lag max ms | dropped / captured | service CPU % | RSS MB (1st min → end, peak) | RTSP server CPU % |");

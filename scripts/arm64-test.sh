@@ -18,8 +18,11 @@ trap 'rm -rf "$OUT"' EXIT
 qemu() { qemu-aarch64-static -L "$ARM64_SYSROOT" "$@"; }
 
 log "arm64: cargo test --lib under qemu"
-cargo test --locked --quiet --target "$T" --lib 2>&1 | tee "$OUT/unit.log" | grep -E "^test result|FAILED|panicked" >&2
-grep -q "^test result: ok" "$OUT/unit.log" || die "arm64 unit tests failed under qemu (see above)"
+if ! cargo test --locked --quiet --target "$T" --lib > "$OUT/unit.log" 2>&1; then
+  tail -n 60 "$OUT/unit.log" >&2
+  die "arm64 unit tests failed under qemu"
+fi
+grep -E "^test result" "$OUT/unit.log" >&2
 
 log "arm64: cargo build --bin streetwatch"
 cargo build --locked --quiet --target "$T" --bin streetwatch
@@ -38,7 +41,9 @@ qemu "$BIN" verify "$OUT/replay" >/dev/null || die "arm64 replay: bundle does no
 
 log "arm64: the .deb"
 DEB="$(scripts/package.sh --arch arm64 --bin "$BIN" --out "$OUT/deb" | tail -n1)"
-dpkg-deb --info "$DEB" | grep -q "Architecture: arm64" || die "$DEB is not an arm64 package"
+dpkg-deb --info "$DEB" > "$OUT/info"
+grep -q "Architecture: arm64" "$OUT/info" && grep -q "libopencv-core406" "$OUT/info" \
+  || die "$DEB is not an arm64 package depending on arm64 OpenCV: $(cat "$OUT/info")"
 mkdir -p "$OUT/x" && dpkg-deb -x "$DEB" "$OUT/x"
 readelf -h "$OUT/x/usr/bin/streetwatch" | grep -q "Machine:.*AArch64" || die "the arm64 package's binary is not AArch64"
 readelf -h "$OUT/x/usr/lib/streetwatch/libonnxruntime.so.1.31.1" | grep -q "Machine:.*AArch64" \

@@ -28,8 +28,7 @@ done
 
 case "$ARCH" in
   amd64) eval "$(scripts/setup.sh)"; ORT_LIB="$ORT_DYLIB_PATH"; LIBDIR=/usr/lib/x86_64-linux-gnu; TARGET="" ;;
-  arm64) eval "$(scripts/setup.sh --arm64)"; ORT_LIB="$ORT_DYLIB_PATH_ARM64"; LIBDIR=/usr/lib/aarch64-linux-gnu
-         TARGET=aarch64-unknown-linux-gnu ;;
+  arm64) eval "$(scripts/setup.sh --arm64)"; ORT_LIB="$ORT_DYLIB_PATH_ARM64"; TARGET=aarch64-unknown-linux-gnu ;;
   *) die "--arch $ARCH: amd64 or arm64" ;;
 esac
 
@@ -89,13 +88,19 @@ install -D -m 0644 schema/alert.schema.json "$R/usr/share/doc/streetwatch/alert.
 install -m 0644 "$STAGE/copyright" "$R/usr/share/doc/streetwatch/copyright"
 
 # Depends: the Debian package of each library the binary needs (what dpkg-shlibdeps would find).
+# For amd64 the installed packages say; for arm64 the index setup made of its arm64 sysroot.
 deps=()
 for lib in $(readelf -d "$R/usr/bin/streetwatch" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p'); do
-  path="$(ls "$LIBDIR/$lib" /lib/${LIBDIR#/usr/lib/}/"$lib" 2>/dev/null | head -n1 || true)"
-  [ -n "$path" ] || die "library $lib ($ARCH) not found under $LIBDIR"
-  pkg="$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -n1 | cut -d: -f1 || true)"
-  [ -n "$pkg" ] || pkg="$(dpkg -S "$path" 2>/dev/null | head -n1 | cut -d: -f1 || true)"
-  [ -n "$pkg" ] || die "no Debian package holds $path"
+  if [ -n "$TARGET" ]; then
+    pkg="$(awk -F'\t' -v f="/$lib" 'substr($2, length($2) - length(f) + 1) == f {print $1; exit}' "$ARM64_SYSROOT/.files")"
+    [ -n "$pkg" ] || die "no arm64 package in $ARM64_SYSROOT/.files holds $lib"
+  else
+    path="$(ls "$LIBDIR/$lib" /lib/${LIBDIR#/usr/lib/}/"$lib" 2>/dev/null | head -n1 || true)"
+    [ -n "$path" ] || die "library $lib ($ARCH) not found under $LIBDIR"
+    pkg="$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -n1 | cut -d: -f1 || true)"
+    [ -n "$pkg" ] || pkg="$(dpkg -S "$path" 2>/dev/null | head -n1 | cut -d: -f1 || true)"
+    [ -n "$pkg" ] || die "no Debian package holds $path"
+  fi
   deps+=("$pkg")
 done
 DEPENDS="$(printf '%s\n' "${deps[@]}" systemd | sort -u | paste -sd, - | sed 's/,/, /g')"

@@ -119,6 +119,7 @@ ort_unpack "$ORT_WHEEL" "$ORT_WHEEL_SHA" manylinux_2_28_x86_64 "$ORT_DIR"
 ORT_DIR_ARM64="$STREETWATCH_CACHE/onnxruntime-$ORT_VERSION-aarch64"
 ARM64_SYSROOT="$STREETWATCH_CACHE/arm64-sysroot"
 ARM64_PKGS="libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libopencv-videoio-dev libopencv-video-dev"
+ARM64_SYSROOT_VERSION="$ARM64_PKGS (5)"
 if [ "$WITH_ARM64" = 1 ]; then
   if ! dpkg --print-foreign-architectures | grep -qx arm64; then
     log "dpkg --add-architecture arm64"
@@ -130,7 +131,7 @@ if [ "$WITH_ARM64" = 1 ]; then
   rustup target list --installed | grep -qx aarch64-unknown-linux-gnu \
     || rustup target add aarch64-unknown-linux-gnu >&2
   ort_unpack "$ORT_WHEEL_ARM64" "$ORT_WHEEL_ARM64_SHA" manylinux_2_28_aarch64 "$ORT_DIR_ARM64"
-  if [ "$(cat "$ARM64_SYSROOT/.packages" 2>/dev/null)" != "$ARM64_PKGS" ]; then
+  if [ "$(cat "$ARM64_SYSROOT/.packages" 2>/dev/null)" != "$ARM64_SYSROOT_VERSION" ]; then
     log "arm64 OpenCV and its dependencies into $ARM64_SYSROOT (first time only: about 170 MB)"
     work="$STREETWATCH_CACHE/arm64-debs"
     rm -rf "$work" "$ARM64_SYSROOT.part" && mkdir -p "$work/archives/partial" "$ARM64_SYSROOT.part"
@@ -140,14 +141,38 @@ if [ "$WITH_ARM64" = 1 ]; then
       -o Dir::Cache::archives="$work/archives/" -o APT::Install-Recommends=false \
       install $(printf '%s:arm64 ' $ARM64_PKGS) >"$work/apt.log" 2>&1 \
       || { tail -n 20 "$work/apt.log" >&2; die "apt-get download of arm64 OpenCV failed (log: $work/apt.log)"; }
+    # glibc's development files are left out: the cross compiler links its own
+    # (libc6-dev-arm64-cross); the arm64 libc6 itself is kept for qemu to run with.
     for deb in "$work"/archives/*_arm64.deb "$work"/archives/*_all.deb; do
-      [ -f "$deb" ] && dpkg-deb -x "$deb" "$ARM64_SYSROOT.part"
+      case "$(basename "$deb")" in libc6-dev_*) continue ;; esac
+      [ -f "$deb" ] || continue
+      dpkg-deb -x "$deb" "$ARM64_SYSROOT.part"
+      # Which package holds which file (scripts/package.sh computes the arm64 Depends from it).
+      pkg="$(dpkg-deb -f "$deb" Package)"
+      dpkg-deb -c "$deb" | awk -v p="$pkg" '{print p "\t" $6}' >> "$ARM64_SYSROOT.part/.files"
+    done
+    # Libraries outside the multiarch folder (armadillo in /usr/lib, OGDI, HDF4 and BLAS/LAPACK
+    # behind ld.so.conf.d and update-alternatives, which no package script set up here) are
+    # linked into it, so that the linker and the loader under qemu find them without a cache.
+    (cd "$ARM64_SYSROOT.part" && find . \( -type f -o -type l \) -name 'lib*.so.*') | while read -r lib; do
+      case "$(dirname "$lib")" in ./usr/lib/aarch64-linux-gnu|./lib/aarch64-linux-gnu) continue ;; esac
+      dest="$ARM64_SYSROOT.part/usr/lib/aarch64-linux-gnu/$(basename "$lib")"
+      [ -e "$dest" ] || ln -s "$ARM64_SYSROOT/${lib#./}" "$dest"
     done
     [ -f "$ARM64_SYSROOT.part/usr/lib/aarch64-linux-gnu/libopencv_videoio.so.406" ] \
       || die "the arm64 sysroot has no libopencv_videoio"
-    echo "$ARM64_PKGS" > "$ARM64_SYSROOT.part/.packages"
+    echo "$ARM64_SYSROOT_VERSION" > "$ARM64_SYSROOT.part/.packages"
     rm -rf "$ARM64_SYSROOT" && mv "$ARM64_SYSROOT.part" "$ARM64_SYSROOT"
     rm -rf "$work"
+  fi
+  # Under qemu-user a program reads the host's /proc/cpuinfo (x86), on which ONNX Runtime's CPU
+  # detection (cpuinfo) crashes; qemu opens paths under its -L prefix first, so the emulated
+  # programs read this one instead: two Cortex-A76 cores (RK3588's big cores). Emulation only.
+  if [ ! -f "$ARM64_SYSROOT/proc/cpuinfo" ]; then
+    mkdir -p "$ARM64_SYSROOT/proc"
+    for n in 0 1; do
+      printf 'processor\t: %s\nBogoMIPS\t: 48.00\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x4\nCPU part\t: 0xd0b\nCPU revision\t: 0\n\n' "$n"
+    done > "$ARM64_SYSROOT/proc/cpuinfo"
   fi
 fi
 

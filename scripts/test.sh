@@ -32,3 +32,7 @@ log "cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 log "cargo test"
 cargo test --all-targets --quiet 2>&1 | tee "${TMPDIR:-/tmp}/streetwatch-test.log"
+# The arm64 build: cross-compiled here, unit tests, a detection and a short replay under qemu-user,
+# and its .deb built and inspected (scripts/arm64-test.sh says what this does not cover).
+log "arm64 under qemu"
+scripts/arm64-test.sh

@@ -239,6 +239,10 @@ fn default_clip_width() -> u32 {
 /// Most inference threads a configuration may ask for.
 const MAX_THREADS: usize = 256;
 
+fn one() -> usize {
+    1
+}
+
 fn default_outbox() -> usize {
     10_000
 }
@@ -266,6 +270,9 @@ struct RawConfig {
     /// Where the model runs: cpu (default), cuda, tensorrt, openvino.
     #[serde(default)]
     execution_provider: crate::model::Provider,
+    /// Inference sessions, each working on another camera's frame at once.
+    #[serde(default = "one")]
+    inference_sessions: usize,
     #[serde(default)]
     cameras: Vec<RawCamera>,
     mqtt: MqttConfig,
@@ -391,6 +398,9 @@ pub struct ServiceConfig {
     pub model: String,
     pub threads: usize,
     pub execution_provider: crate::model::Provider,
+    /// Inference sessions working on different cameras' frames at once (each with `threads`
+    /// threads): `inference_sessions = 2, threads = 1` on a 2-core box runs two frames at a time.
+    pub inference_sessions: usize,
     pub cameras: Vec<CameraConfig>,
     pub mqtt: MqttConfig,
     pub storage: StorageConfig,
@@ -537,6 +547,12 @@ impl ServiceConfig {
                 return Err(field(name, format!("{v}: must be from 1 to 3600 seconds")));
             }
         }
+        if !(1..=16).contains(&raw.inference_sessions) {
+            return Err(field(
+                "inference_sessions",
+                format!("{}: from 1 to 16", raw.inference_sessions),
+            ));
+        }
         if raw.threads > MAX_THREADS {
             return Err(field(
                 "threads",
@@ -603,6 +619,7 @@ impl ServiceConfig {
             model: raw.model.unwrap_or_else(|| "nanodet".into()),
             threads: raw.threads,
             execution_provider: raw.execution_provider,
+            inference_sessions: raw.inference_sessions,
             cameras,
             mqtt,
             storage,
@@ -810,6 +827,35 @@ mod tests {
                 "{key}: {e}"
             );
         }
+    }
+
+    /// The execution provider is one of a closed set (CPU by default); anything else is refused
+    /// with the file, line and the values it may take. A configuration without cameras is valid
+    /// (a box installed and not yet set up runs idle).
+    #[test]
+    fn execution_provider_and_no_cameras() {
+        use crate::model::Provider;
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "cal.toml", CAL);
+        let with = |line: &str| {
+            let text = format!("{line}\n{}", service("d7", "cam1"));
+            ServiceConfig::load(&write(dir.path(), "svc.toml", &text)).map_err(|e| e.to_string())
+        };
+        assert_eq!(with("").unwrap().execution_provider, Provider::Cpu);
+        assert_eq!(
+            with("execution_provider = \"tensorrt\"")
+                .unwrap()
+                .execution_provider,
+            Provider::TensorRt
+        );
+        let e = with("execution_provider = \"gpu\"").unwrap_err();
+        assert!(
+            e.contains("svc.toml:1") && e.contains("gpu") && e.contains("openvino"),
+            "{e}"
+        );
+        let idle = "site = \"d7\"\n[mqtt]\nhost = \"h\"\n[storage]\ndir = \"st\"\n";
+        let c = ServiceConfig::load(&write(dir.path(), "idle.toml", idle)).unwrap();
+        assert!(c.cameras.is_empty());
     }
 
     /// Values out of range are refused with the field named, not accepted and misused.

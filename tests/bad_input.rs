@@ -64,6 +64,52 @@ fn missing_ort_library() {
     );
 }
 
+/// The ONNX Runtime setup installs (and the package ships) is the CPU build: asking for a GPU
+/// or OpenVINO provider stops with an error naming the provider, the library and the build that
+/// has it, and never runs on the CPU instead. (No GPU here: the providers' success is not tested.)
+#[test]
+fn an_execution_provider_the_library_lacks_is_named_not_ignored() {
+    let frame = common::sample("vtest.avi");
+    for (provider, build) in [
+        ("cuda", "onnxruntime-gpu"),
+        ("tensorrt", "TensorRT"),
+        ("openvino", "onnxruntime-openvino"),
+    ] {
+        let (ok, out, err) = run(bin()
+            .args([
+                "detect",
+                "--max-frames",
+                "1",
+                "--execution-provider",
+                provider,
+            ])
+            .arg(&frame));
+        assert!(!ok, "{provider}: ran anyway:\n{out}");
+        assert!(
+            err.contains(&format!("execution provider {provider} is not available"))
+                && err.contains("libonnxruntime.so")
+                && err.contains(build),
+            "{provider}: {err}"
+        );
+        assert!(
+            out.is_empty(),
+            "{provider}: detections on the CPU instead: {out}"
+        );
+    }
+    // The CPU provider, named, works; an unknown one is a usage error.
+    let (ok, out, err) = run(bin()
+        .args(["detect", "--max-frames", "1", "--execution-provider", "cpu"])
+        .arg(&frame));
+    assert!(ok && out.contains("\"person\""), "{err}");
+    let (ok, _, err) = run(bin()
+        .args(["detect", "--execution-provider", "npu"])
+        .arg(&frame));
+    assert!(
+        !ok && err.contains("'npu' is not an execution provider"),
+        "{err}"
+    );
+}
+
 #[test]
 fn ort_library_that_is_not_a_library() {
     let dir = tempfile::tempdir().unwrap();

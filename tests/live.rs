@@ -1188,8 +1188,10 @@ fn a_reload_keeps_unchanged_cameras_and_refuses_an_invalid_file() {
     let quick = quick.display().to_string();
     let text = std::fs::read_to_string(&cfg).unwrap();
     let second = text.rfind(&quick).unwrap();
+    // Two inference sessions of one thread each (frames of different cameras at once): a reload
+    // waits for the frames the other session holds.
     let text = format!(
-        "{}{}{}",
+        "inference_sessions = 2\nthreads = 1\n{}{}{}",
         &text[..second],
         changed_cal.display(),
         &text[second + quick.len()..]

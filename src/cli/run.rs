@@ -36,14 +36,18 @@ pub fn run(args: RunArgs) -> Result<()> {
         libc::mallopt(libc::M_ARENA_MAX, 2);
     }
     let cfg = crate::config::ServiceConfig::load(&config)?;
-    let det = load_detector(&ModelArgs {
+    let model = ModelArgs {
         model: cfg.model.clone(),
         ort_lib,
         threads: cfg.threads,
         threshold: None,
         execution_provider: cfg.execution_provider,
-    })?;
+    };
+    let det = load_detector(&model)?;
+    let more = (1..cfg.inference_sessions)
+        .map(|_| load_detector(&model))
+        .collect::<Result<Vec<_>>>()?;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    crate::service::run(cfg, det, stop, stats.as_deref())?;
+    crate::service::run(cfg, det, more, stop, stats.as_deref())?;
     Ok(())
 }

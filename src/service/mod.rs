@@ -36,6 +36,7 @@ use storage::Storage;
 pub fn run(
     cfg: ServiceConfig,
     mut det: Detector,
+    more: Vec<Detector>,
     stop: Arc<AtomicBool>,
     stats: Option<&std::path::Path>,
 ) -> Result<()> {
@@ -132,6 +133,10 @@ pub fn run(
     // The inference worker (this thread) hands each detected frame to the analytics worker
     // (tracker, cues, rules, snapshots, outbox), so that inference never waits for them.
     detect_for_tracking(&mut det);
+    let mut more = more;
+    for d in &mut more {
+        detect_for_tracking(d);
+    }
     let started_unix = now_unix();
     let (open, carried) = episodes::OpenEpisodes::load(&storage_dir);
     let mut worker = AnalyticsWorker {
@@ -171,16 +176,47 @@ pub fn run(
         .name("analytics".into())
         .spawn(move || worker.run(jobs_rx))
         .map_err(|e| Error::io("analytics thread", e))?;
+    // More inference sessions (`inference_sessions`): each takes a camera's frame when it is
+    // idle, while this thread schedules and runs inference too.
+    let (helper_tx, helper_rx) = std::sync::mpsc::sync_channel::<Helped>(0);
+    let helper_rx = Arc::new(std::sync::Mutex::new(helper_rx));
+    let mut helpers = Vec::new();
+    for (n, d) in more.into_iter().enumerate() {
+        let (rx, jobs) = (helper_rx.clone(), jobs_tx.clone());
+        helpers.push(
+            std::thread::Builder::new()
+                .name(format!("inference-{}", n + 1))
+                .spawn(move || helper(d, rx, jobs))
+                .map_err(|e| Error::io("inference thread", e))?,
+        );
+    }
+    drop(helper_rx);
+    let mut stalled_logged = false;
     let mut cfg = cfg;
     let mut last_health = Instant::now();
     let mut notifier = systemd::Notifier::from_env();
     notifier.ready(&metrics.status_line());
     while !stop.load(Ordering::Relaxed) {
         // The watchdog is fed here and nowhere else: a detector that hangs, or analytics that
-        // stop taking frames (the send below then blocks), stop the pings.
-        notifier.alive();
+        // stop taking frames (the send below then blocks), stop the pings; so does another
+        // session that has held a frame for longer than a minute.
+        let stalled = lives.iter().any(|l| {
+            let since = l.busy.load(Ordering::Relaxed);
+            since != 0 && clock_ms().saturating_sub(since) > 60_000
+        });
+        if !stalled {
+            notifier.alive();
+        } else if !stalled_logged {
+            stalled_logged = true;
+            tracing::error!("an inference session has held a frame for over a minute: the watchdog is no longer fed");
+        }
         if reload.swap(false, Ordering::Relaxed) {
             notifier.reloading();
+            // The frames other sessions hold are numbered by the cameras before the reload:
+            // they reach the analytics first.
+            while lives.iter().any(|l| l.busy.load(Ordering::Relaxed) != 0) {
+                std::thread::sleep(Duration::from_millis(2));
+            }
             match reload::prepare(&cfg, &det, started_unix, &tx) {
                 Ok(plan) => {
                     let job = reload::apply(plan, &mut cfg, &mut lives, &mut retired, &tx)?;
@@ -205,7 +241,11 @@ pub fn run(
         // The most overdue camera with a frame waiting goes first: under overload every camera
         // slows down evenly, and only the newest frame is ever analysed (bounded lag).
         let pick = (0..lives.len())
-            .filter(|&i| lives[i].due <= now && lives[i].slot.has_frame())
+            .filter(|&i| {
+                lives[i].due <= now
+                    && lives[i].slot.has_frame()
+                    && lives[i].busy.load(Ordering::Relaxed) == 0
+            })
             .min_by_key(|&i| lives[i].due);
         let Some(i) = pick else {
             std::thread::sleep(Duration::from_millis(3));
@@ -239,6 +279,26 @@ pub fn run(
                 continue;
             }
         }
+        // Another session takes the frame when one is idle; else this thread runs it.
+        let frame = if helpers.is_empty() {
+            frame
+        } else {
+            live.busy.store(clock_ms().max(1), Ordering::Relaxed);
+            let work = Helped {
+                cam: i,
+                camera: cam.id.clone(),
+                frame,
+                busy: live.busy.clone(),
+            };
+            match helper_tx.try_send(work) {
+                Ok(()) => continue,
+                Err(std::sync::mpsc::TrySendError::Full(w))
+                | Err(std::sync::mpsc::TrySendError::Disconnected(w)) => {
+                    live.busy.store(0, Ordering::Relaxed);
+                    w.frame
+                }
+            }
+        };
         // One bad frame must not stop the box: log it and go on with the next.
         let (dets, times) = match det.detect(&frame.image) {
             Ok(r) => r,
@@ -260,6 +320,10 @@ pub fn run(
     notifier.stopping();
     for live in &lives {
         live.stop.store(true, Ordering::Relaxed);
+    }
+    drop(helper_tx);
+    for h in helpers {
+        let _ = h.join();
     }
     drop(jobs_tx);
     let analytics_result = analytics_thread
@@ -284,6 +348,57 @@ pub fn run(
         std::fs::write(path, json).map_err(|e| Error::io(path, e))?;
     }
     analytics_result
+}
+
+/// Milliseconds since the service's clock started (never 0 after the first call).
+fn clock_ms() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
+}
+
+/// A camera's frame for another inference session.
+struct Helped {
+    cam: usize,
+    camera: String,
+    frame: capture::Captured,
+    /// The camera's busy mark, cleared once the detected frame is queued for the analytics.
+    busy: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// Another inference session: detects the frames it is handed and queues them for the
+/// analytics, until the scheduler ends.
+fn helper(
+    mut det: Detector,
+    rx: Arc<std::sync::Mutex<std::sync::mpsc::Receiver<Helped>>>,
+    jobs: std::sync::mpsc::SyncSender<Job>,
+) {
+    loop {
+        let next = match rx.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(w) = next else {
+            return;
+        };
+        match det.detect(&w.frame.image) {
+            Ok((dets, times)) => {
+                let job = Job::Frame {
+                    cam: w.cam,
+                    frame: w.frame,
+                    dets,
+                    inference_ms: times.inference.as_secs_f64() * 1000.0,
+                };
+                if jobs.send(job).is_err() {
+                    w.busy.store(0, Ordering::Relaxed);
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::error!(camera = %w.camera, error = %e, "detection failed on a frame; skipped")
+            }
+        }
+        w.busy.store(0, Ordering::Relaxed);
+    }
 }
 
 /// Work for the analytics worker, in the order the inference loop decided it.

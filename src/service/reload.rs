@@ -39,6 +39,10 @@ pub(super) struct Live {
     pub analysed: u64,
     pub period: Duration,
     pub due: Instant,
+    /// While another inference session has this camera's frame: when it took it (milliseconds
+    /// on the service's clock, `super::clock_ms`), else 0. One frame per camera in flight keeps
+    /// each camera's frames in order.
+    pub busy: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Live {
@@ -131,6 +135,9 @@ pub fn needs_restart(old: &ServiceConfig, new: &ServiceConfig) -> Vec<&'static s
     }
     if old.threads != new.threads {
         v.push("threads");
+    }
+    if old.inference_sessions != new.inference_sessions {
+        v.push("inference_sessions");
     }
     if old.execution_provider != new.execution_provider {
         v.push("execution_provider");
@@ -278,6 +285,7 @@ impl Live {
             analysed: 0,
             period: period(cam),
             due: Instant::now(),
+            busy: Arc::default(),
         })
     }
 }
