@@ -121,17 +121,8 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         .as_deref()
         .map(crate::bundle::load_signing_key)
         .transpose()?;
-    let mut det = load_detector(&args.model)?;
-    let mut smoke = match &args.smoke_model {
-        Some(name) => Some(load_detector(&ModelArgs {
-            model: name.clone(),
-            threshold: None,
-            ..args.model.clone()
-        })?),
-        None => None,
-    };
-    let mut more = Vec::new();
-    for _ in 1..args.workers {
+    // One inference session: the detector and, with --smoke-model, its smoke model.
+    let session = || -> Result<(crate::detect::Detector, Option<crate::detect::Detector>)> {
         let smoke = match &args.smoke_model {
             Some(name) => Some(load_detector(&ModelArgs {
                 model: name.clone(),
@@ -140,8 +131,12 @@ pub fn run(args: ReplayArgs) -> Result<()> {
             })?),
             None => None,
         };
-        more.push((load_detector(&args.model)?, smoke));
-    }
+        Ok((load_detector(&args.model)?, smoke))
+    };
+    let (mut det, mut smoke) = session()?;
+    let mut more = (1..args.workers)
+        .map(|_| session())
+        .collect::<Result<Vec<_>>>()?;
     // Ctrl-C (or SIGTERM) stops the replay at the next frame; the bundle is then marked incomplete.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

@@ -126,32 +126,25 @@ fn same_analytics(a: &CameraConfig, b: &CameraConfig) -> bool {
 
 /// The settings a reload cannot apply (a restart does), by name, when they changed.
 pub fn needs_restart(old: &ServiceConfig, new: &ServiceConfig) -> Vec<&'static str> {
-    let mut v = Vec::new();
-    if old.site != new.site {
-        v.push("site");
-    }
-    if old.model != new.model {
-        v.push("model");
-    }
-    if old.threads != new.threads {
-        v.push("threads");
-    }
-    if old.inference_sessions != new.inference_sessions {
-        v.push("inference_sessions");
-    }
-    if old.execution_provider != new.execution_provider {
-        v.push("execution_provider");
-    }
-    if old.mqtt != new.mqtt {
-        v.push("mqtt");
-    }
-    if old.storage != new.storage {
-        v.push("storage");
-    }
-    if old.metrics != new.metrics {
-        v.push("metrics");
-    }
-    v
+    [
+        ("site", old.site != new.site),
+        ("model", old.model != new.model),
+        ("threads", old.threads != new.threads),
+        (
+            "inference_sessions",
+            old.inference_sessions != new.inference_sessions,
+        ),
+        (
+            "execution_provider",
+            old.execution_provider != new.execution_provider,
+        ),
+        ("mqtt", old.mqtt != new.mqtt),
+        ("storage", old.storage != new.storage),
+        ("metrics", old.metrics != new.metrics),
+    ]
+    .into_iter()
+    .filter_map(|(name, changed)| changed.then_some(name))
+    .collect()
 }
 
 /// Reads and checks the configuration again and builds what the changed cameras need.
