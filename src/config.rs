@@ -757,27 +757,21 @@ mod tests {
             assert!(e.contains(field) && e.contains("svc.toml"), "{field}: {e}");
             assert!(!e.contains("s3cret"), "{e}");
         }
-        // A camera URL that holds a password already cannot take another.
-        let text = service("d7", "cam1").replace(
-            "url = \"rtsp://h/x\"",
-            "url = \"rtsp://admin:inline@h/x\"\npassword_file = \"cam.pw\"",
-        );
-        let e = ServiceConfig::load(&write(dir.path(), "svc.toml", &text))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("holds a password already") && !e.contains("s3cret"),
-            "{e}"
-        );
-        // A camera URL that names no user cannot take a password.
-        let text = service("d7", "cam1").replace(
-            "url = \"rtsp://h/x\"",
-            "url = \"rtsp://h/x\"\npassword_file = \"cam.pw\"",
-        );
-        let e = ServiceConfig::load(&write(dir.path(), "svc.toml", &text))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("names no user") && !e.contains("s3cret"), "{e}");
+        // A camera URL that holds a password already cannot take another; one that names no
+        // user cannot take one.
+        for (url, expected) in [
+            ("rtsp://admin:inline@h/x", "holds a password already"),
+            ("rtsp://h/x", "names no user"),
+        ] {
+            let text = service("d7", "cam1").replace(
+                "url = \"rtsp://h/x\"",
+                &format!("url = \"{url}\"\npassword_file = \"cam.pw\""),
+            );
+            let e = ServiceConfig::load(&write(dir.path(), "svc.toml", &text))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(expected) && !e.contains("s3cret"), "{url}: {e}");
+        }
     }
 
     fn service(site: &str, id: &str) -> String {

@@ -474,7 +474,7 @@ fn replay_frames(
     let workers = 1 + more.len();
     let (tx_dec, rx_dec) = std::sync::mpsc::sync_channel::<Numbered>(2);
     // Shared by the detectors; dropped with the last of them, which ends the reader.
-    let rx_dec = std::sync::Arc::new(std::sync::Mutex::new(rx_dec));
+    let rx_dec = crate::detect::shared::SharedReceiver::new(rx_dec);
     let (tx_det, rx_det) = std::sync::mpsc::sync_channel::<Numbered>(2 * workers);
     let (tx_pool, rx_pool) = std::sync::mpsc::channel::<Vec<f32>>();
     // Frames in flight between the reader and the analytics, at most: bounds the memory the
@@ -873,18 +873,11 @@ fn read_stage(
 fn detect_stage(
     det: &mut Detector,
     mut smoke_model: Option<&mut Detector>,
-    rx: std::sync::Arc<std::sync::Mutex<std::sync::mpsc::Receiver<Numbered>>>,
+    rx: crate::detect::shared::SharedReceiver<Numbered>,
     tx: std::sync::mpsc::SyncSender<Numbered>,
     pool: std::sync::mpsc::Sender<Vec<f32>>,
 ) {
-    loop {
-        let next = match rx.lock() {
-            Ok(rx) => rx.recv(),
-            Err(_) => return,
-        };
-        let Ok((seq, msg)) = next else {
-            return;
-        };
+    while let Some((seq, msg)) = rx.recv() {
         let msg = match msg {
             Ok(Step::Frame(mut s)) => match s.input.take() {
                 Some((tensor, transform, pre_time)) => {

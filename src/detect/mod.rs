@@ -4,6 +4,7 @@
 pub mod decode;
 pub mod nms;
 pub mod preprocess;
+pub mod shared;
 
 use std::time::{Duration, Instant};
 

@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, Notify};
 use crate::analytics::{detect_for_tracking, AlertMaker, Analytics, Decided};
 use crate::annotate;
 use crate::config::ServiceConfig;
+use crate::detect::shared::SharedReceiver;
 use crate::detect::Detector;
 use crate::error::{Error, Result};
 use crate::outbox::Outbox;
@@ -179,7 +180,7 @@ pub fn run(
     // More inference sessions (`inference_sessions`): each takes a camera's frame when it is
     // idle, while this thread schedules and runs inference too.
     let (helper_tx, helper_rx) = std::sync::mpsc::sync_channel::<Helped>(0);
-    let helper_rx = Arc::new(std::sync::Mutex::new(helper_rx));
+    let helper_rx = SharedReceiver::new(helper_rx);
     let mut helpers = Vec::new();
     for (n, d) in more.into_iter().enumerate() {
         let (rx, jobs) = (helper_rx.clone(), jobs_tx.clone());
@@ -199,14 +200,14 @@ pub fn run(
     while !stop.load(Ordering::Relaxed) {
         // The watchdog is fed here and nowhere else: a detector that hangs, or analytics that
         // stop taking frames (the send below then blocks), stop the pings; so does another
-        // session that has held a frame for longer than a minute.
-        let stalled = lives.iter().any(|l| {
-            let since = l.busy.load(Ordering::Relaxed);
-            since != 0 && clock_ms().saturating_sub(since) > 60_000
+        // session that has held a frame for longer than a minute (looked at when a ping is due).
+        let fed = notifier.alive(|| {
+            !lives.iter().any(|l| {
+                let since = l.busy.load(Ordering::Relaxed);
+                since != 0 && clock_ms().saturating_sub(since) > 60_000
+            })
         });
-        if !stalled {
-            notifier.alive();
-        } else if !stalled_logged {
+        if !fed && !stalled_logged {
             stalled_logged = true;
             tracing::error!("an inference session has held a frame for over a minute: the watchdog is no longer fed");
         }
@@ -261,17 +262,24 @@ pub fn run(
         // About once a second, the view is compared with the calibration's reference.
         if let Some(w) = live.watch.as_mut() {
             if live.analysed % (cam.detect_fps.round().max(1.0) as u64) == 1 {
-                if let Some(state) = w.check(&frame.image)? {
-                    let detail = w
-                        .last
-                        .map(|m| serde_json::to_string(&m).unwrap_or_default())
-                        .unwrap_or_default();
-                    tracing::warn!(camera = %cam.id, view = state.as_str(), %detail, "view changed");
-                    let _ = tx.send(mqtt::Message::View {
-                        camera: cam.id.clone(),
-                        state: state.as_str().into(),
-                        detail,
-                    });
+                match w.check(&frame.image) {
+                    Ok(Some(state)) => {
+                        let detail = w
+                            .last
+                            .map(|m| serde_json::to_string(&m).unwrap_or_default())
+                            .unwrap_or_default();
+                        tracing::warn!(camera = %cam.id, view = state.as_str(), %detail, "view changed");
+                        let _ = tx.send(mqtt::Message::View {
+                            camera: cam.id.clone(),
+                            state: state.as_str().into(),
+                            detail,
+                        });
+                    }
+                    Ok(None) => {}
+                    // Like a detection error: this frame's check is skipped, the next one runs.
+                    Err(e) => {
+                        tracing::error!(camera = %cam.id, error = %e, "view check failed on a frame; skipped")
+                    }
                 }
             }
             if w.state != crate::viewwatch::ViewState::Ok {
@@ -299,19 +307,8 @@ pub fn run(
                 }
             }
         };
-        // One bad frame must not stop the box: log it and go on with the next.
-        let (dets, times) = match det.detect(&frame.image) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(camera = %cam.id, error = %e, "detection failed on a frame; skipped");
-                continue;
-            }
-        };
-        let job = Job::Frame {
-            cam: i,
-            frame,
-            dets,
-            inference_ms: times.inference.as_secs_f64() * 1000.0,
+        let Some(job) = detect_job(&mut det, i, &cam.id, frame) else {
+            continue;
         };
         if jobs_tx.send(job).is_err() {
             break;
@@ -367,37 +364,38 @@ struct Helped {
 
 /// Another inference session: detects the frames it is handed and queues them for the
 /// analytics, until the scheduler ends.
-fn helper(
-    mut det: Detector,
-    rx: Arc<std::sync::Mutex<std::sync::mpsc::Receiver<Helped>>>,
-    jobs: std::sync::mpsc::SyncSender<Job>,
-) {
-    loop {
-        let next = match rx.lock() {
-            Ok(rx) => rx.recv(),
-            Err(_) => return,
+fn helper(mut det: Detector, rx: SharedReceiver<Helped>, jobs: std::sync::mpsc::SyncSender<Job>) {
+    while let Some(w) = rx.recv() {
+        let queued = match detect_job(&mut det, w.cam, &w.camera, w.frame) {
+            Some(job) => jobs.send(job).is_ok(),
+            None => true,
         };
-        let Ok(w) = next else {
-            return;
-        };
-        match det.detect(&w.frame.image) {
-            Ok((dets, times)) => {
-                let job = Job::Frame {
-                    cam: w.cam,
-                    frame: w.frame,
-                    dets,
-                    inference_ms: times.inference.as_secs_f64() * 1000.0,
-                };
-                if jobs.send(job).is_err() {
-                    w.busy.store(0, Ordering::Relaxed);
-                    return;
-                }
-            }
-            Err(e) => {
-                tracing::error!(camera = %w.camera, error = %e, "detection failed on a frame; skipped")
-            }
-        }
         w.busy.store(0, Ordering::Relaxed);
+        if !queued {
+            return;
+        }
+    }
+}
+
+/// Detects camera `cam`'s frame for the analytics. One bad frame must not stop the box: a
+/// detection error is logged and the frame skipped.
+fn detect_job(
+    det: &mut Detector,
+    cam: usize,
+    camera: &str,
+    frame: capture::Captured,
+) -> Option<Job> {
+    match det.detect(&frame.image) {
+        Ok((dets, times)) => Some(Job::Frame {
+            cam,
+            frame,
+            dets,
+            inference_ms: times.inference.as_secs_f64() * 1000.0,
+        }),
+        Err(e) => {
+            tracing::error!(camera = %camera, error = %e, "detection failed on a frame; skipped");
+            None
+        }
     }
 }
 

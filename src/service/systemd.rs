@@ -48,7 +48,7 @@ impl Notifier {
     pub fn ready(&mut self, status: &str) {
         self.send(&[NotifyState::Ready, NotifyState::Status(status)]);
         self.last_ping = None;
-        self.alive();
+        self.alive(|| true);
     }
 
     /// A reload begins (`systemctl reload`); `ready` ends it.
@@ -70,15 +70,20 @@ impl Notifier {
         self.send(&[NotifyState::Status(status)]);
     }
 
-    /// Called by the inference loop on every turn: pings the watchdog at half its interval.
-    pub fn alive(&mut self) {
+    /// Called by the inference loop on every turn: pings the watchdog at half its interval if
+    /// `healthy` (asked only then) holds. False when a due ping was withheld.
+    pub fn alive(&mut self, healthy: impl FnOnce() -> bool) -> bool {
         let Some(every) = self.ping_every else {
-            return;
+            return true;
         };
         if self.last_ping.is_some_and(|t| t.elapsed() < every) {
-            return;
+            return true;
+        }
+        if !healthy() {
+            return false;
         }
         self.last_ping = Some(Instant::now());
         self.send(&[NotifyState::Watchdog]);
+        true
     }
 }
