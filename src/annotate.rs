@@ -282,6 +282,32 @@ pub fn encode_png(img: &Mat) -> Result<Vec<u8>> {
     Ok(buf.to_vec())
 }
 
+/// A WebM/VP8 writer (browsers play it, unlike MJPEG AVI) for `path`, whose name must end in
+/// `.webm` (FFmpeg picks the container by it); an error naming the file when this OpenCV's
+/// FFmpeg cannot write it.
+pub fn open_webm(
+    path: &std::path::Path,
+    fps: f64,
+    size: opencv::core::Size,
+) -> Result<opencv::videoio::VideoWriter> {
+    let fourcc = opencv::videoio::VideoWriter::fourcc('V', 'P', '8', '0')?;
+    let writer = opencv::videoio::VideoWriter::new_with_backend(
+        path,
+        opencv::videoio::CAP_FFMPEG,
+        fourcc,
+        fps,
+        size,
+        true,
+    )?;
+    if !writer.is_opened()? {
+        return Err(crate::error::Error::io(
+            path,
+            std::io::Error::other("OpenCV (FFmpeg) cannot write WebM/VP8 here"),
+        ));
+    }
+    Ok(writer)
+}
+
 /// WebM (Matroska) files start with the EBML magic.
 pub const WEBM_MAGIC: [u8; 4] = [0x1A, 0x45, 0xDF, 0xA3];
 

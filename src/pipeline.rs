@@ -179,21 +179,7 @@ struct ClipWriter {
 
 impl ClipWriter {
     fn open(path: PathBuf, fps: f64, size: opencv::core::Size) -> Result<ClipWriter> {
-        let fourcc = opencv::videoio::VideoWriter::fourcc('V', 'P', '8', '0')?;
-        let mut writer = opencv::videoio::VideoWriter::new_with_backend(
-            &path,
-            opencv::videoio::CAP_FFMPEG,
-            fourcc,
-            fps,
-            size,
-            true,
-        )?;
-        if !writer.is_opened()? {
-            return Err(Error::io(
-                &path,
-                std::io::Error::other("OpenCV (FFmpeg) cannot write this clip as WebM/VP8"),
-            ));
-        }
+        let mut writer = crate::annotate::open_webm(&path, fps, size)?;
         let (tx, rx) = std::sync::mpsc::sync_channel::<Mat>(CLIP_QUEUE);
         let thread = std::thread::Builder::new()
             .name("clip".into())

@@ -209,22 +209,8 @@ pub fn encode(frames: &[(f64, Vec<u8>)], fps: f64, tmp: &std::path::Path) -> Res
         )?)
     };
     let size = decode(&first.1)?.size()?;
-    let fourcc = opencv::videoio::VideoWriter::fourcc('V', 'P', '8', '0')?;
     let result = (|| -> Result<Vec<u8>> {
-        let mut writer = opencv::videoio::VideoWriter::new_with_backend(
-            tmp,
-            opencv::videoio::CAP_FFMPEG,
-            fourcc,
-            fps.clamp(1.0, 30.0),
-            size,
-            true,
-        )?;
-        if !writer.is_opened()? {
-            return Err(Error::io(
-                tmp,
-                std::io::Error::other("OpenCV (FFmpeg) cannot write WebM/VP8 here"),
-            ));
-        }
+        let mut writer = crate::annotate::open_webm(tmp, fps.clamp(1.0, 30.0), size)?;
         for (_, jpeg) in frames {
             let img = decode(jpeg)?;
             if img.size()? == size {
