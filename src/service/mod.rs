@@ -37,7 +37,7 @@ use storage::Storage;
 pub fn run(
     cfg: ServiceConfig,
     mut det: Detector,
-    more: Vec<Detector>,
+    mut more: Vec<Detector>,
     stop: Arc<AtomicBool>,
     stats: Option<&std::path::Path>,
 ) -> Result<()> {
@@ -133,9 +133,7 @@ pub fn run(
 
     // The inference worker (this thread) hands each detected frame to the analytics worker
     // (tracker, cues, rules, snapshots, outbox), so that inference never waits for them.
-    detect_for_tracking(&mut det);
-    let mut more = more;
-    for d in &mut more {
+    for d in std::iter::once(&mut det).chain(&mut more) {
         detect_for_tracking(d);
     }
     let started_unix = now_unix();
@@ -203,8 +201,8 @@ pub fn run(
         // session that has held a frame for longer than a minute (looked at when a ping is due).
         let fed = notifier.alive(|| {
             !lives.iter().any(|l| {
-                let since = l.busy.load(Ordering::Relaxed);
-                since != 0 && clock_ms().saturating_sub(since) > 60_000
+                l.held_since()
+                    .is_some_and(|t| clock_ms().saturating_sub(t) > 60_000)
             })
         });
         if !fed && !stalled_logged {
@@ -215,7 +213,7 @@ pub fn run(
             notifier.reloading();
             // The frames other sessions hold are numbered by the cameras before the reload:
             // they reach the analytics first.
-            while lives.iter().any(|l| l.busy.load(Ordering::Relaxed) != 0) {
+            while lives.iter().any(|l| l.held_since().is_some()) {
                 std::thread::sleep(Duration::from_millis(2));
             }
             match reload::prepare(&cfg, &det, started_unix, &tx) {
@@ -243,9 +241,7 @@ pub fn run(
         // slows down evenly, and only the newest frame is ever analysed (bounded lag).
         let pick = (0..lives.len())
             .filter(|&i| {
-                lives[i].due <= now
-                    && lives[i].slot.has_frame()
-                    && lives[i].busy.load(Ordering::Relaxed) == 0
+                lives[i].due <= now && lives[i].slot.has_frame() && lives[i].held_since().is_none()
             })
             .min_by_key(|&i| lives[i].due);
         let Some(i) = pick else {
@@ -291,7 +287,7 @@ pub fn run(
         let frame = if helpers.is_empty() {
             frame
         } else {
-            live.busy.store(clock_ms().max(1), Ordering::Relaxed);
+            live.busy.store(clock_ms(), Ordering::Relaxed);
             let work = Helped {
                 cam: i,
                 camera: cam.id.clone(),

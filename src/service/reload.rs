@@ -46,6 +46,15 @@ pub(super) struct Live {
 }
 
 impl Live {
+    /// When another inference session took this camera's frame (`super::clock_ms`), while it
+    /// holds it.
+    pub fn held_since(&self) -> Option<u64> {
+        match self.busy.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => None,
+            t => Some(t),
+        }
+    }
+
     /// Starts a camera: its capture thread and its view watch.
     pub fn start(cam: &CameraConfig, tx: &mpsc::UnboundedSender<mqtt::Message>) -> Result<Live> {
         let watch = view_watch(cam, tx)?;
